@@ -1,0 +1,235 @@
+"""The pointer-network entity generator over BART (BARTNER, the baseline the paper extends).
+
+The encoder reads the sentence's sub-words; the decoder generates, per entity, a pointer to each of its
+words and then its type, and finally END. At step t the output is one softmax over
+
+    [ h_t·E(</s>) ; E_T·h_t ; P·h_t ],   P = (MLP(H^e) + E(source tokens)) / 2      (paper eq. 11)
+
+where H^e are the encoder states of the words' first sub-words and E_T the type embeddings.
+
+All attention runs through the standard BART modules, and the two forward passes live in `encode` and
+`decode_step` only, so that the paper's additions can wrap them (extra keys/values through transformers'
+`AttentionInterface`) and add losses through `auxiliary_losses`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+from transformers import BartModel, PreTrainedModel
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+from .config import TypePriorConfig
+from .targets import END
+from .tokenization import NUM_SHAPES
+
+START = -1  # decoder start symbol; not an output, so outside the target id space
+PAD = -100  # padding in label and decoder-input tensors (ignored by the loss)
+
+
+class TypeEmbeddings(nn.Module):
+    """E_T: one vector per entity type, as a [C, d] matrix.
+
+    Learned here; the type-attention variant swaps in a module that builds E_T from knowledge-base priors.
+    """
+
+    def __init__(self, num_types: int, d_model: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(max(num_types, 1), d_model)
+        self.num_types = num_types
+
+    def forward(self) -> torch.Tensor:
+        return self.embedding.weight[: self.num_types]
+
+
+@dataclass
+class EncoderState:
+    """What the decoder (and any auxiliary task) needs from one encoder pass."""
+
+    hidden: torch.Tensor  # [B, S, d] encoder output over sub-words
+    attention_mask: torch.Tensor  # [B, S]
+    word_states: torch.Tensor  # [B, W, d] encoder output at each word's first sub-word (H^e)
+    word_mask: torch.Tensor  # [B, W] bool
+    word_tokens: torch.Tensor  # [B, W] token id of each word's first sub-word
+    pointer_keys: torch.Tensor  # [B, W, d] (MLP(H^e) + E(tokens)) / 2
+    extras: dict[str, Any] = field(default_factory=dict)  # room for the additions (relation scores, ...)
+
+    def index_select(self, index: torch.Tensor) -> "EncoderState":
+        """Rows of the batch in a new order (beam expansion)."""
+        pick = lambda t: t.index_select(0, index)  # noqa: E731
+        return replace(
+            self,
+            hidden=pick(self.hidden),
+            attention_mask=pick(self.attention_mask),
+            word_states=pick(self.word_states),
+            word_mask=pick(self.word_mask),
+            word_tokens=pick(self.word_tokens),
+            pointer_keys=pick(self.pointer_keys),
+        )
+
+
+@dataclass
+class PointerNEROutput:
+    """Losses and scores of one forward pass; `relation_loss` is filled by the relation variant."""
+
+    loss: torch.Tensor | None = None
+    entity_loss: torch.Tensor | None = None
+    relation_loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None  # [B, T, 1 + C + W]
+    encoder_state: EncoderState | None = None
+    losses: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class PointerNER(PreTrainedModel):
+    """BART encoder-decoder that generates entities as word pointers followed by a type."""
+
+    config_class = TypePriorConfig
+    base_model_prefix = "pointer_ner"
+    main_input_name = "input_ids"
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+
+    def __init__(self, config: TypePriorConfig) -> None:
+        super().__init__(config)
+        d = config.d_model
+        self.bart = BartModel(config.bart)
+        self.type_embeddings = TypeEmbeddings(config.num_types, d)
+        self.pointer_mlp = nn.Sequential(
+            nn.Linear(d, d), nn.Dropout(config.pointer_dropout), nn.ReLU(), nn.Linear(d, d)
+        )
+        self.output_dropout = nn.Dropout(config.pointer_dropout)
+        self.shape_embeddings = nn.Embedding(NUM_SHAPES, d) if config.word_shape else None
+        self.post_init()
+        if self.shape_embeddings is not None:
+            nn.init.zeros_(self.shape_embeddings.weight)  # starts as a no-op on the backbone's function
+        set_eps = config.layer_norm_eps
+        for sub in self.bart.modules():
+            if isinstance(sub, nn.LayerNorm):
+                sub.eps = set_eps
+
+    # -- the output space ---------------------------------------------------------------------------
+
+    @property
+    def num_types(self) -> int:
+        return self.config.num_types
+
+    @property
+    def pointer_offset(self) -> int:
+        return 1 + self.config.num_types
+
+    def _token_embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.bart.shared(ids)
+
+    # -- encoder ------------------------------------------------------------------------------------
+
+    def encode(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        word_index: torch.Tensor,
+        word_mask: torch.Tensor,
+        shape_ids: torch.Tensor | None = None,
+    ) -> EncoderState:
+        """One encoder pass; gathers the word states H^e and the pointer keys."""
+        embeds = self._token_embed(input_ids)
+        if self.shape_embeddings is not None and shape_ids is not None:
+            embeds = embeds + self.shape_embeddings(shape_ids)
+        hidden = self.bart.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        d = hidden.shape[-1]
+        word_states = hidden.gather(1, word_index.unsqueeze(-1).expand(-1, -1, d))
+        word_tokens = input_ids.gather(1, word_index)
+        pointer_keys = (self.pointer_mlp(word_states) + self._token_embed(word_tokens)) / 2
+        return EncoderState(hidden, attention_mask, word_states, word_mask.bool(), word_tokens, pointer_keys)
+
+    # -- decoder ------------------------------------------------------------------------------------
+
+    def embed_targets(self, ids: torch.Tensor, state: EncoderState) -> torch.Tensor:
+        """Decoder inputs: START → <s>, END → </s>, a type → E_T, a pointer → the source token it points to."""
+        cfg = self.config.bart
+        is_ptr = ids >= self.pointer_offset
+        is_type = (ids >= 1) & ~is_ptr
+        words = (ids - self.pointer_offset).clamp(min=0, max=state.word_tokens.shape[1] - 1)
+        pointed = state.word_tokens.gather(1, words)
+        tok = torch.full_like(ids, cfg.pad_token_id)
+        tok = torch.where(ids == START, torch.full_like(ids, cfg.bos_token_id), tok)
+        tok = torch.where(ids == END, torch.full_like(ids, cfg.eos_token_id), tok)
+        tok = torch.where(is_ptr, pointed, tok)
+        embeds = self._token_embed(tok)
+        if self.num_types:
+            types = self.type_embeddings().to(embeds.dtype)
+            type_vec = types[(ids - 1).clamp(min=0, max=self.num_types - 1)]
+            embeds = torch.where(is_type.unsqueeze(-1), type_vec, embeds)
+        return embeds
+
+    def score(self, h: torch.Tensor, state: EncoderState) -> torch.Tensor:
+        """Logits over [END; types; word pointers], pointers to padding / beyond the sentence masked."""
+        h = self.output_dropout(h).float()
+        end = self._token_embed(torch.tensor([self.config.bart.eos_token_id], device=h.device)).float()
+        parts = [h @ end.t()]
+        if self.num_types:
+            parts.append(h @ self.type_embeddings().float().t())
+        pointer = torch.einsum("btd,bwd->btw", h, state.pointer_keys.float())
+        pointer = pointer.masked_fill(~state.word_mask.unsqueeze(1), torch.finfo(pointer.dtype).min)
+        parts.append(pointer)
+        return torch.cat(parts, dim=-1)
+
+    def new_cache(self) -> EncoderDecoderCache:
+        cfg = self.config.bart
+        return EncoderDecoderCache(DynamicCache(config=cfg), DynamicCache(config=cfg))
+
+    def decode_step(
+        self,
+        state: EncoderState,
+        prev_ids: torch.Tensor,
+        cache: EncoderDecoderCache | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, EncoderDecoderCache | None]:
+        """Decoder pass over `prev_ids` (all of them for training, the newest with a cache when generating)."""
+        embeds = self.embed_targets(prev_ids, state)
+        out = self.bart.decoder(
+            inputs_embeds=embeds,
+            attention_mask=decoder_attention_mask,
+            encoder_hidden_states=state.hidden,
+            encoder_attention_mask=state.attention_mask,
+            cache=cache,
+            use_cache=cache is not None,
+        )
+        return self.score(out.last_hidden_state, state), out.cache if cache is not None else None
+
+    # -- training -----------------------------------------------------------------------------------
+
+    def auxiliary_losses(self, state: EncoderState, sentences: Sequence[Any] | None) -> dict[str, torch.Tensor]:
+        """Extra losses of the paper's additions (e.g. {"relation": ...}); none in the baseline."""
+        return {}
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        word_index: torch.Tensor,
+        word_mask: torch.Tensor,
+        shape_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        sentences: Sequence[Any] | None = None,
+    ) -> PointerNEROutput:
+        """Teacher-forced pass: labels [B, T] are target ids padded with PAD; the decoder sees START + labels[:-1]."""
+        state = self.encode(input_ids, attention_mask, word_index, word_mask, shape_ids)
+        if labels is None:
+            return PointerNEROutput(encoder_state=state)
+        prev = torch.cat([torch.full_like(labels[:, :1], START), labels[:, :-1]], dim=1)
+        dec_mask = (prev != PAD).long()
+        prev = prev.masked_fill(prev == PAD, END)
+        logits, _ = self.decode_step(state, prev, decoder_attention_mask=dec_mask)
+        entity_loss = nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=PAD
+        )
+        losses = self.auxiliary_losses(state, sentences)
+        loss = entity_loss
+        relation_loss = losses.get("relation")
+        if relation_loss is not None:
+            loss = loss + self.config.relation_weight * relation_loss
+        return PointerNEROutput(loss, entity_loss, relation_loss, logits, state, losses)

@@ -1,0 +1,136 @@
+"""Build a model from a backbone, and save / load it as a Hugging Face-style folder.
+
+A model folder holds config.json, model.safetensors, the tokenizer files and, when the model used
+knowledge-base type priors, type_priors.safetensors. Loading never unpickles: a folder with only a
+pickled checkpoint (pytorch_model.bin, *.pt) is refused. Folders are written beside the target and
+renamed into place, so a crash never leaves a half-written model where a good one was.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+import torch
+from safetensors.torch import load_file, load_model, save_file, save_model
+from transformers import PreTrainedTokenizerBase
+
+from .backbone import load_backbone, load_tokenizer
+from .config import TypePriorConfig
+from .generator import PointerNER
+
+WEIGHTS = "model.safetensors"
+PRIORS = "type_priors.safetensors"
+CONFIG = "config.json"
+PICKLES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth", "checkpoint.pt", "training_args.bin")
+
+
+class ModelFolderError(ValueError):
+    """A model folder is missing, incomplete, or holds weights in a format we refuse to load."""
+
+
+def build_model(
+    backbone: str | Path, entity_types: Sequence[str], **config: object
+) -> tuple[PointerNER, PreTrainedTokenizerBase]:
+    """A fresh pointer model on a backbone (`minilm`, `tiny-random`, or a BART/BERT checkpoint)."""
+    bb = load_backbone(backbone)
+    cfg = TypePriorConfig(
+        bart=bb.model.config,
+        backbone=str(backbone),
+        entity_types=list(entity_types),
+        layer_norm_eps=bb.layer_norm_eps,
+        max_source_length=min(int(bb.model.config.max_position_embeddings), 512),
+        **config,
+    )
+    model = PointerNER(cfg)
+    model.bart.load_state_dict(bb.model.state_dict())
+    return model, bb.tokenizer
+
+
+@contextmanager
+def atomic_dir(target: str | Path) -> Iterator[Path]:
+    """Yield a fresh folder beside `target`; on success it replaces `target` by rename."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        old = None
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_model_folder(
+    folder: Path,
+    model: PointerNER,
+    tokenizer: PreTrainedTokenizerBase,
+    priors: Mapping[str, torch.Tensor] | None = None,
+) -> None:
+    """Write the model's files into an existing folder (no atomicity; see `save`)."""
+    model.config.architectures = [type(model).__name__]
+    model.config.save_pretrained(folder)
+    save_model(model, str(folder / WEIGHTS), metadata={"format": "pt"})
+    tokenizer.save_pretrained(str(folder))
+    if priors:
+        save_file({k: v.detach().cpu().contiguous() for k, v in priors.items()}, str(folder / PRIORS))
+
+
+def save(
+    model: PointerNER,
+    tokenizer: PreTrainedTokenizerBase,
+    folder: str | Path,
+    priors: Mapping[str, torch.Tensor] | None = None,
+) -> Path:
+    """Save atomically: written aside, then renamed over `folder`."""
+    with atomic_dir(folder) as tmp:
+        write_model_folder(tmp, model, tokenizer, priors)
+    return Path(folder)
+
+
+def check_folder(folder: str | Path) -> Path:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelFolderError(f"model folder {folder} does not exist")
+    if not (folder / WEIGHTS).is_file():
+        pickles = [p.name for p in folder.iterdir() if p.name in PICKLES or p.suffix in (".bin", ".pt", ".pth", ".pkl")]
+        if pickles:
+            raise ModelFolderError(
+                f"model folder {folder} holds pickled weights ({', '.join(sorted(pickles))}) and no {WEIGHTS}; "
+                "pickles are never loaded (they can run code): convert them to safetensors first"
+            )
+        raise ModelFolderError(f"model folder {folder} has no {WEIGHTS}")
+    if not (folder / CONFIG).is_file():
+        raise ModelFolderError(f"model folder {folder} has no {CONFIG}")
+    return folder
+
+
+def load(
+    folder: str | Path, device: str | torch.device = "cpu"
+) -> tuple[PointerNER, PreTrainedTokenizerBase, dict[str, torch.Tensor]]:
+    """Model, tokenizer and type priors from a folder written by `save` (safetensors only)."""
+    folder = check_folder(folder)
+    config = TypePriorConfig.from_pretrained(str(folder))
+    if config.model_type != TypePriorConfig.model_type:
+        raise ModelFolderError(f"model folder {folder} is a {config.model_type!r} model, not {TypePriorConfig.model_type!r}")
+    model = PointerNER(config)
+    missing, unexpected = load_model(model, str(folder / WEIGHTS), strict=False, device=str(device))
+    if missing or unexpected:
+        raise ModelFolderError(
+            f"model folder {folder}: weights do not match its config (missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]})"
+        )
+    model.to(device)
+    model.eval()
+    tokenizer = load_tokenizer(folder)
+    priors = load_file(str(folder / PRIORS), device=str(device)) if (folder / PRIORS).is_file() else {}
+    return model, tokenizer, priors
