@@ -97,13 +97,7 @@ class Sentence:
         self.entities = sorted(set(self.entities), key=entity_order)
 
     def kind_of(self, entity: Entity) -> Kind:
-        if entity.is_discontinuous:
-            return Kind.DISCONTINUOUS
-        covered = set(entity.indices)
-        for other in self.entities:
-            if other != entity and covered.intersection(other.indices):
-                return Kind.NESTED
-        return Kind.FLAT
+        return kind_within(entity, self.entities)
 
     def kinds(self) -> list[tuple[Entity, Kind]]:
         return [(e, self.kind_of(e)) for e in self.entities]
@@ -117,6 +111,17 @@ class Sentence:
         if self.id is not None:
             d["id"] = self.id
         return d
+
+
+def kind_within(entity: Entity, entities: Iterable[Entity]) -> Kind:
+    """Kind of `entity` among the entities of its sentence (gold or predicted set alike)."""
+    if entity.is_discontinuous:
+        return Kind.DISCONTINUOUS
+    covered = set(entity.indices)
+    for other in entities:
+        if other != entity and covered.intersection(other.indices):
+            return Kind.NESTED
+    return Kind.FLAT
 
 
 def entity_order(e: Entity) -> tuple:

@@ -23,3 +23,11 @@ class UnknownFormatError(CorpusError):
 
 class EntityError(CorpusError):
     """An entity is malformed: empty type, indices out of range, unsorted or duplicate indices."""
+
+
+class TagError(CorpusError):
+    """A tag sequence breaks its scheme: unknown prefix, empty type, I- after O in strict BIO..."""
+
+
+class UnwritableError(CorpusError):
+    """A corpus holds something the target format cannot express (nested entities in BIO, spaces in tokens)."""

@@ -1,0 +1,108 @@
+"""Decoding corpus files into numbered lines.
+
+Every reader goes through here so that BOMs, CRLF line ends, trailing spaces and undecodable
+bytes are handled once, and every error can name the line it comes from.
+"""
+from __future__ import annotations
+
+import bisect
+import codecs
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import CorpusError
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def decode(raw: bytes, path: str | Path | None = None) -> str:
+    """UTF-8 (with or without BOM) or BOM-marked UTF-16; bad bytes raise with their line."""
+    if raw.startswith(_UTF16_BOMS):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"bytes are not valid UTF-16: {exc.reason}", path) from exc
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        bad = raw[exc.start:exc.end].hex(" ")
+        raise CorpusError(f"undecodable bytes {bad} at column {column}: not UTF-8 ({exc.reason})", path, line) from exc
+
+
+def read_text(path: str | Path) -> str:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError as exc:
+        raise CorpusError("no such file", p) from exc
+    except IsADirectoryError as exc:
+        raise CorpusError("is a directory, not a corpus file", p) from exc
+    return decode(raw, p)
+
+
+def numbered_lines(text: str) -> list[tuple[int, str]]:
+    """(1-based number, line) pairs without line ends or trailing spaces and tabs.
+
+    Splits on "\\n" only: str.splitlines would also split on U+2028, U+0085 and other characters
+    that occur inside real tokens.
+    """
+    return [(n, line.rstrip(" \t\r")) for n, line in enumerate(text.split("\n"), 1)]
+
+
+class LineIndex:
+    """Maps character offsets of a text to 1-based line numbers."""
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line(self, offset: int) -> int:
+        return bisect.bisect_right(self._starts, offset)
+
+
+def json_records(text: str, path: str | Path | None = None) -> Iterator[tuple[int, Any]]:
+    """The records of a JSON list, or of JSON lines (any whitespace-separated JSON values), with the line each starts on."""
+    decoder = json.JSONDecoder()
+    index = LineIndex(text)
+    n = len(text)
+
+    def skip(i: int) -> int:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        return i
+
+    def value_at(i: int) -> tuple[Any, int]:
+        try:
+            return decoder.raw_decode(text, i)
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"invalid JSON: {exc.msg} (column {exc.colno})", path, exc.lineno) from exc
+
+    i = skip(0)
+    if i < n and text[i] == "[":
+        i = skip(i + 1)
+        if i < n and text[i] == "]":
+            i = skip(i + 1)
+        else:
+            while True:
+                record, end = value_at(i)
+                yield index.line(i), record
+                i = skip(end)
+                if i < n and text[i] == ",":
+                    i = skip(i + 1)
+                    continue
+                if i < n and text[i] == "]":
+                    i = skip(i + 1)
+                    break
+                raise CorpusError("invalid JSON: expected ',' or ']' after a list item", path, index.line(min(i, n)))
+        if i < n:
+            raise CorpusError("invalid JSON: extra data after the closing ']'", path, index.line(i))
+        return
+    while i < n:
+        record, end = value_at(i)
+        yield index.line(i), record
+        i = skip(end)
