@@ -36,6 +36,7 @@ class Backbone:
     tokenizer: PreTrainedTokenizerBase
     layer_norm_eps: float
     name: str
+    kind: str  # "bart" (pretrained), "bert" (converted from BERT: cross-attention is new) or "random"
 
 
 def minilm_path() -> Path:
@@ -150,7 +151,7 @@ def bart_from_bert(path: str | Path) -> Backbone:
         _copy_layer(dec_layer, bert_layer)
     eps = float(bc.get("layer_norm_eps", BERT_LAYER_NORM_EPS))
     set_layer_norm_eps(bart, eps)
-    return Backbone(bart, tokenizer, eps, str(path))
+    return Backbone(bart, tokenizer, eps, str(path), "bert")
 
 
 def tiny_random_bart(seed: int = 0, d_model: int = 64, layers: int = 2, heads: int = 4) -> Backbone:
@@ -177,7 +178,7 @@ def tiny_random_bart(seed: int = 0, d_model: int = 64, layers: int = 2, heads: i
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         bart = BartModel(config)
-    return Backbone(bart, tokenizer, 1e-5, TINY_RANDOM)
+    return Backbone(bart, tokenizer, 1e-5, TINY_RANDOM, "random")
 
 
 def load_backbone(name: str | Path) -> Backbone:
@@ -199,4 +200,4 @@ def load_backbone(name: str | Path) -> Backbone:
         raise BackboneError(f"backbone {name!r} is a {cfg.model_type!r} model; a BART (or BERT to convert) is needed")
     with quiet_loading():
         model = BartModel.from_pretrained(name)
-    return Backbone(model, load_tokenizer(name), 1e-5, name)
+    return Backbone(model, load_tokenizer(name), 1e-5, name, "bart")

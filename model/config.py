@@ -21,6 +21,7 @@ class TypePriorConfig(PreTrainedConfig):
 
     bart: BartConfig | dict | None = None
     backbone: str = "tiny-random"
+    backbone_kind: str = "random"  # "bart" (pretrained), "bert" (converted: cross-attention is new) or "random"
     entity_types: list[str] | None = None
     variant: str = "bartner"
     relation_weight: float = 0.0

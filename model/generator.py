@@ -44,6 +44,15 @@ class TypeEmbeddings(nn.Module):
         return self.embedding.weight[: self.num_types]
 
 
+def _select_rows(value: Any, index: torch.Tensor) -> Any:
+    """Batch rows of a tensor, or of anything with its own `index_select(index)` (attention extras)."""
+    if isinstance(value, torch.Tensor):
+        return value.index_select(0, index)
+    if hasattr(value, "index_select"):
+        return value.index_select(index)
+    return value
+
+
 @dataclass
 class EncoderState:
     """What the decoder (and any auxiliary task) needs from one encoder pass."""
@@ -67,6 +76,7 @@ class EncoderState:
             word_mask=pick(self.word_mask),
             word_tokens=pick(self.word_tokens),
             pointer_keys=pick(self.pointer_keys),
+            extras={k: _select_rows(v, index) for k, v in self.extras.items()},
         )
 
 

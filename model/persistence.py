@@ -40,6 +40,7 @@ def build_model(
     cfg = TypePriorConfig(
         bart=bb.model.config,
         backbone=str(backbone),
+        backbone_kind=bb.kind,
         entity_types=list(entity_types),
         layer_norm_eps=bb.layer_norm_eps,
         max_source_length=min(int(bb.model.config.max_position_embeddings), 512),

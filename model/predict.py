@@ -1,0 +1,189 @@
+"""A trained model bundled with its tokenizer: predict on raw text or token lists, evaluate, save, load."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from . import persistence
+from .batching import encode_sentences
+from .corpus.document import Entity, Sentence, entity_order
+from .decoding import decode
+from .generator import PointerNER
+from .targets import TargetVocab, delinearize
+from .tokenization import Word, WordEncoder, split_words
+
+
+@dataclass
+class Predictions:
+    """Entities per sentence, and how many ill-formed generated pieces were dropped in total."""
+
+    entities: list[list[Entity]]
+    dropped: int
+
+
+def micro_scores(gold: Sequence[Sentence], pred: Sequence[Sequence[Entity]]) -> dict[str, Any]:
+    """Exact-match micro precision, recall and F1 over (sentence, indices, type) tuples, plus per type."""
+    tp = fp = fn = 0
+    per: dict[str, list[int]] = {}
+    kinds: dict[str, list[int]] = {}
+    for s, p in zip(gold, pred, strict=True):
+        g_set, p_set = set(s.entities), set(p)
+        p_sentence = Sentence(list(s.tokens), list(p_set))
+        for e in g_set | p_set:
+            c = per.setdefault(e.type, [0, 0, 0])
+            k = kinds.setdefault((s if e in g_set else p_sentence).kind_of(e).value, [0, 0, 0])
+            slot = 0 if e in g_set and e in p_set else 1 if e in p_set else 2
+            c[slot] += 1
+            k[slot] += 1
+        tp += len(g_set & p_set)
+        fp += len(p_set - g_set)
+        fn += len(g_set - p_set)
+
+    def prf(t: int, f_p: int, f_n: int) -> dict[str, float]:
+        p_ = t / (t + f_p) if t + f_p else 0.0
+        r_ = t / (t + f_n) if t + f_n else 0.0
+        return {"p": p_, "r": r_, "f1": 2 * p_ * r_ / (p_ + r_) if p_ + r_ else 0.0}
+
+    return {
+        **prf(tp, fp, fn),
+        "per_type": {t: prf(*c) for t, c in sorted(per.items())},
+        "per_kind": {k: prf(*c) for k, c in sorted(kinds.items())},
+    }
+
+
+def score(gold: Sequence[Sentence], pred: Sequence[Sequence[Entity]]) -> dict[str, Any]:
+    """The project's metrics (model.metrics.score) when present, else exact-match micro scores."""
+    try:
+        from .metrics import score as project_score
+    except ImportError:
+        return micro_scores(gold, pred)
+    pred_sentences = [Sentence(list(s.tokens), list(p), s.id) for s, p in zip(gold, pred, strict=True)]
+    result = project_score(list(gold), pred_sentences)
+    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
+
+
+class Tagger:
+    """The pointer model plus its tokenizer, target vocabulary and (optional) type priors."""
+
+    def __init__(
+        self,
+        model: PointerNER,
+        tokenizer: PreTrainedTokenizerBase,
+        priors: Mapping[str, torch.Tensor] | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.priors = dict(priors or {})
+        self.vocab = TargetVocab(tuple(model.config.entity_types))
+        self.encoder = WordEncoder(tokenizer, max_length=model.config.max_source_length)
+
+    @classmethod
+    def from_backbone(cls, backbone: str | Path, entity_types: Sequence[str], **config: object) -> "Tagger":
+        model, tokenizer = persistence.build_model(backbone, entity_types, **config)
+        return cls(model, tokenizer)
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str | torch.device | None = None) -> "Tagger":
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model, tokenizer, priors = persistence.load(resolve_model_dir(folder), device=device)
+        return cls(model, tokenizer, priors)
+
+    def save(self, folder: str | Path) -> Path:
+        return persistence.save(self.model, self.tokenizer, folder, self.priors)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # -- prediction ---------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def predict_tokens(
+        self, sentences: Sequence[Sequence[str]], batch_size: int = 32, num_beams: int | None = None
+    ) -> Predictions:
+        """Entities for pre-split sentences, decoded in length-sorted batches."""
+        was_training = self.model.training
+        self.model.eval()
+        out: list[list[Entity]] = [[] for _ in sentences]
+        dropped = 0
+        order = sorted((i for i, s in enumerate(sentences) if len(s)), key=lambda i: len(sentences[i]))
+        try:
+            for k in range(0, len(order), batch_size):
+                idx = order[k : k + batch_size]
+                batch = encode_sentences(
+                    [Sentence(list(sentences[i])) for i in idx], self.encoder, self.vocab, with_labels=False
+                ).to(self.device)
+                w = batch.words
+                state = self.model.encode(w.input_ids, w.attention_mask, w.word_index, w.word_mask, w.shape_ids)
+                for i, seq in zip(idx, decode(self.model, state, num_beams)):
+                    d = delinearize(seq, self.vocab, num_words=len(sentences[i]))
+                    out[i] = d.entities
+                    dropped += d.dropped
+        finally:
+            self.model.train(was_training)
+        return Predictions(out, dropped)
+
+    def predict(
+        self, inputs: str | Sequence[str] | Sequence[Sequence[str]], batch_size: int = 32, num_beams: int | None = None
+    ) -> dict | list[dict]:
+        """Raw text (one string or a list: entities get character offsets) or token lists (a list of lists)."""
+        if isinstance(inputs, str):
+            return self.predict([inputs], batch_size, num_beams)[0]
+        items = list(inputs)
+        if all(isinstance(x, str) for x in items):
+            words = [split_words(t) for t in items]
+            preds = self.predict_tokens([[w.text for w in ws] for ws in words], batch_size, num_beams)
+            return [text_result(t, ws, es) for t, ws, es in zip(items, words, preds.entities)]
+        if all(isinstance(x, (list, tuple)) for x in items):
+            preds = self.predict_tokens(items, batch_size, num_beams)
+            return [tokens_result(list(s), es) for s, es in zip(items, preds.entities)]
+        raise TypeError("predict() takes a string, a list of strings, or a list of token lists")
+
+    def evaluate(
+        self, sentences: Sequence[Sentence], batch_size: int = 32, num_beams: int | None = None
+    ) -> dict[str, Any]:
+        """Scores against gold sentences, plus the count of dropped ill-formed pieces."""
+        preds = self.predict_tokens([s.tokens for s in sentences], batch_size, num_beams)
+        result = score(sentences, preds.entities)
+        result["dropped"] = preds.dropped
+        return result
+
+
+def tokens_result(tokens: list[str], entities: Sequence[Entity]) -> dict:
+    return {
+        "tokens": tokens,
+        "entities": [
+            {"type": e.type, "indices": list(e.indices), "text": e.text(tokens)}
+            for e in sorted(entities, key=entity_order)
+        ],
+    }
+
+
+def text_result(text: str, words: Sequence[Word], entities: Sequence[Entity]) -> dict:
+    """Entities with character offsets: start/end of the whole mention and one span per fragment."""
+    ents = []
+    for e in sorted(entities, key=entity_order):
+        spans = [[words[a].start, words[b].end] for a, b in e.fragments()]
+        ents.append(
+            {
+                "type": e.type,
+                "start": spans[0][0],
+                "end": spans[-1][1],
+                "text": " ".join(text[s:t] for s, t in spans),
+                "spans": spans,
+                "indices": list(e.indices),
+            }
+        )
+    return {"text": text, "tokens": [w.text for w in words], "entities": ents}
+
+
+def resolve_model_dir(path: str | Path) -> Path:
+    """A model folder, or a training output folder holding the best model in `model/`."""
+    path = Path(path)
+    if (path / persistence.CONFIG).is_file() or not (path / "model" / persistence.CONFIG).is_file():
+        return path
+    return path / "model"
