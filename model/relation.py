@@ -1,0 +1,262 @@
+"""Relation prediction task (paper 2.2): word-pair relations that mark entity boundaries.
+
+Every pair of words (i, j) gets a relation vector r_ij = CLN(h_i, h_j), a conditional layer normalisation whose
+gain and bias are produced from h_i and which normalises h_j (eqs. 1-3). A small MLP classifies r_ij into three
+relations (eq. 4) and a focal loss (eq. 5) trains it; the total loss is L = L_entity + w * L_relation (eq. 13).
+
+Relation ids (see RELATIONS):
+- 0 None: no relation;
+- 1 Inside: consecutive words of one entity, in entity order, stored at (earlier, later): upper triangle i < j;
+- 2 Begin-End: an entity's first and last word, stored at (last, first): lower triangle, the diagonal for a
+  one-word entity. Inside and Begin-End never share a cell, so a two-word entity keeps both.
+Padded cells carry IGNORE_INDEX (-100).
+
+The grid is words x words x width, so it is computed a block of rows at a time (see row_blocks), with
+activation checkpointing while training: peak memory depends on the block budget, not on the sentence length.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
+
+from .corpus.document import Entity, Sentence
+
+NONE, INSIDE, BEGIN_END = 0, 1, 2
+RELATIONS = ("None", "Inside", "Begin-End")
+IGNORE_INDEX = -100
+
+DEFAULT_ALPHA = 5.0
+DEFAULT_GAMMA = 1.0
+DEFAULT_RELATION_WEIGHT = 0.3
+DEFAULT_BLOCK_CELLS = 1 << 16
+
+
+class RelationLabelError(ValueError):
+    """An entity does not fit the grid it is labelled on."""
+
+
+def _entities_and_length(
+    sentence_or_entities: Sentence | Iterable[Entity], n_words: int, length: int | None
+) -> tuple[list[Entity], int]:
+    if isinstance(sentence_or_entities, Sentence):
+        entities = list(sentence_or_entities.entities)
+        real = len(sentence_or_entities.tokens) if length is None else length
+        where = f"sentence {sentence_or_entities.id!r}" if sentence_or_entities.id is not None else "sentence"
+    else:
+        entities = list(sentence_or_entities)
+        real = n_words if length is None else length
+        where = "entity list"
+    if real > n_words:
+        raise RelationLabelError(f"{where}: {real} words do not fit a grid of {n_words}")
+    for e in entities:
+        if e.last >= real:
+            raise RelationLabelError(f"{where}: entity {list(e.indices)} ({e.type}) is out of range for {real} words")
+    return entities, real
+
+
+def relation_labels(
+    sentence_or_entities: Sentence | Iterable[Entity], n_words: int, length: int | None = None
+) -> torch.Tensor:
+    """Gold relations as a LongTensor [n_words, n_words] (ids in the module docstring).
+
+    `length` is the number of real words (default: the sentence's token count, or n_words for a bare entity
+    list); cells touching a word at or beyond it are IGNORE_INDEX.
+    """
+    entities, real = _entities_and_length(sentence_or_entities, n_words, length)
+    labels = torch.full((n_words, n_words), IGNORE_INDEX, dtype=torch.long)
+    labels[:real, :real] = NONE
+    for e in entities:
+        idx = e.indices
+        for a, b in zip(idx, idx[1:]):
+            labels[a, b] = INSIDE
+        labels[idx[-1], idx[0]] = BEGIN_END
+    return labels
+
+
+def batch_relation_labels(sentences: Sequence[Sentence], n_words: int | None = None) -> torch.Tensor:
+    """[B, n, n] labels for a batch, padded to the longest sentence (or to n_words)."""
+    n = max((len(s.tokens) for s in sentences), default=0) if n_words is None else n_words
+    return torch.stack([relation_labels(s, n) for s in sentences]) if sentences else torch.empty(0, n, n, dtype=torch.long)
+
+
+def word_states(token_states: torch.Tensor, word_index: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+    """Gather one state per word (e.g. its first sub-word): [B, T, d] x [B, n] -> [B, n, d]; pads are zero."""
+    idx = word_index.clamp(min=0, max=token_states.shape[1] - 1)
+    out = token_states.gather(1, idx[..., None].expand(-1, -1, token_states.shape[-1]))
+    return out * word_mask[..., None].to(out.dtype)
+
+
+def row_blocks(n_rows: int, cells_per_row: int, block_cells: int | None, halo: int = 0) -> list[tuple[int, int]]:
+    """Split rows [0, n_rows) into blocks whose cells, halo rows on both sides included, stay within block_cells.
+
+    None means one block. A block has at least one row even when a single row exceeds the budget.
+    """
+    if n_rows <= 0:
+        return []
+    if block_cells is None:
+        return [(0, n_rows)]
+    rows = max(1, block_cells // max(1, cells_per_row) - 2 * halo)
+    return [(s, min(n_rows, s + rows)) for s in range(0, n_rows, rows)]
+
+
+class ConditionalLayerNorm(nn.Module):
+    """r_ij = (gamma + W_gamma h_i) * norm(h_j) + (beta + W_beta h_i) (eqs. 1-3).
+
+    W_gamma and W_beta start at zero so the layer starts as a plain layer norm of h_j; eps is 1e-12 as in W2NER.
+    """
+
+    def __init__(self, dim: int, cond_dim: int | None = None, eps: float = 1e-12) -> None:
+        super().__init__()
+        cond_dim = dim if cond_dim is None else cond_dim
+        self.eps = eps
+        self.gamma = nn.Parameter(torch.ones(dim))
+        self.beta = nn.Parameter(torch.zeros(dim))
+        self.w_gamma = nn.Linear(cond_dim, dim, bias=False)
+        self.w_beta = nn.Linear(cond_dim, dim, bias=False)
+        nn.init.zeros_(self.w_gamma.weight)
+        nn.init.zeros_(self.w_beta.weight)
+
+    def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        x = x - x.mean(dim=-1, keepdim=True)
+        return x / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)
+
+    def forward(self, cond: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """cond [B, R, c] (the h_i of R rows), x [B, n, d] (the h_j) -> [B, R, n, d]."""
+        gain = self.gamma + self.w_gamma(cond)
+        bias = self.beta + self.w_beta(cond)
+        return gain[:, :, None, :] * self.normalise(x)[:, None, :, :] + bias[:, :, None, :]
+
+
+class RelationGrid(nn.Module):
+    """The relation vectors r_ij, computed for a block of rows at a time.
+
+    The word states are first projected to `grid_dim` (default 256): the grid costs n^2 x grid_dim, so this
+    width, not the model width (1024 for bart-large), bounds its memory.
+    """
+
+    def __init__(self, d_model: int, grid_dim: int = 256, dropout: float = 0.1, eps: float = 1e-12) -> None:
+        super().__init__()
+        self.grid_dim = grid_dim
+        self.project = nn.Sequential(nn.Linear(d_model, grid_dim), nn.GELU(), nn.Dropout(dropout))
+        self.cln = ConditionalLayerNorm(grid_dim, eps=eps)
+
+    def states(self, word_states: torch.Tensor) -> torch.Tensor:
+        """[B, n, d_model] -> [B, n, grid_dim]; computed once, then shared by every block of rows."""
+        return self.project(word_states)
+
+    def rows(self, states: torch.Tensor, word_mask: torch.Tensor, start: int, end: int) -> torch.Tensor:
+        """r_ij for rows i in [start, end) and every column j: [B, end - start, n, grid_dim]; padded cells are 0."""
+        r = self.cln(states[:, start:end], states)
+        cells = word_mask[:, start:end, None] & word_mask[:, None, :]
+        return r * cells[..., None].to(r.dtype)
+
+    def forward(self, word_states: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+        """The whole grid [B, n, n, grid_dim] (small inputs and tests; use blocks for long sentences)."""
+        states = self.states(word_states)
+        return self.rows(states, word_mask.bool(), 0, states.shape[1])
+
+
+def blockwise(
+    fn: Callable[..., torch.Tensor], states: torch.Tensor, blocks: list[tuple[int, int]], dim: int = 1
+) -> torch.Tensor:
+    """Concatenate fn(states, start, end) over row blocks; checkpointed while building a graph.
+
+    Checkpointing keeps one block's activations alive at a time, in the forward and in the backward pass.
+    """
+    outs = []
+    for start, end in blocks:
+        if torch.is_grad_enabled() and len(blocks) > 1:
+            outs.append(checkpoint(fn, states, start, end, use_reentrant=False))
+        else:
+            outs.append(fn(states, start, end))
+    return torch.cat(outs, dim=dim)
+
+
+class RelationClassifier(nn.Module):
+    """The MLP over r_ij that scores the three relations (eq. 4)."""
+
+    def __init__(self, grid_dim: int, hidden: int | None = None, dropout: float = 0.1) -> None:
+        super().__init__()
+        hidden = grid_dim if hidden is None else hidden
+        self.mlp = nn.Sequential(
+            nn.Linear(grid_dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, len(RELATIONS))
+        )
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        return self.mlp(r)
+
+
+class FocalLoss(nn.Module):
+    """L = -alpha * (1 - p_t)^gamma * log p_t averaged over the labelled cells (eq. 5; paper: alpha 5, tau 1).
+
+    p_t is the predicted probability of the gold relation; cells labelled IGNORE_INDEX do not count.
+    """
+
+    def __init__(self, alpha: float = DEFAULT_ALPHA, gamma: float = DEFAULT_GAMMA, ignore_index: int = IGNORE_INDEX) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.gamma = gamma
+        self.ignore_index = ignore_index
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if logits.shape[:-1] != target.shape:
+            raise ValueError(f"focal loss: logits {tuple(logits.shape)} do not match target {tuple(target.shape)}")
+        logits = logits.reshape(-1, logits.shape[-1])
+        target = target.reshape(-1)
+        keep = target != self.ignore_index
+        if not keep.any():
+            return logits.sum() * 0.0
+        log_p = F.log_softmax(logits[keep].float(), dim=-1).gather(1, target[keep, None]).squeeze(1)
+        return (-self.alpha * (1.0 - log_p.exp()).pow(self.gamma) * log_p).mean()
+
+
+class RelationPrediction(nn.Module):
+    """Paper 2.2 as one module: word states -> relation logits [B, n, n, 3], and its focal loss."""
+
+    def __init__(
+        self,
+        d_model: int,
+        grid_dim: int = 256,
+        hidden: int | None = None,
+        dropout: float = 0.1,
+        alpha: float = DEFAULT_ALPHA,
+        gamma: float = DEFAULT_GAMMA,
+        block_cells: int | None = DEFAULT_BLOCK_CELLS,
+    ) -> None:
+        super().__init__()
+        self.grid = RelationGrid(d_model, grid_dim, dropout)
+        self.classifier = RelationClassifier(grid_dim, hidden, dropout)
+        self.focal = FocalLoss(alpha, gamma)
+        self.block_cells = block_cells
+
+    def forward(self, word_states: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+        """[B, n, d_model], [B, n] bool -> logits [B, n, n, 3]."""
+        mask = word_mask.bool()
+        states = self.grid.states(word_states)
+
+        def block(s: torch.Tensor, start: int, end: int) -> torch.Tensor:
+            return self.classifier(self.grid.rows(s, mask, start, end))
+
+        b, n = mask.shape
+        return blockwise(block, states, row_blocks(n, b * n, self.block_cells))
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.focal(logits, labels)
+
+    @staticmethod
+    def predict(logits: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+        """Most likely relation per cell, IGNORE_INDEX on padded cells."""
+        mask = word_mask.bool()
+        cells = mask[:, :, None] & mask[:, None, :]
+        return logits.argmax(-1).masked_fill(~cells, IGNORE_INDEX)
+
+
+def multi_task_loss(
+    entity_loss: torch.Tensor, relation_loss: torch.Tensor, weight: float = DEFAULT_RELATION_WEIGHT
+) -> torch.Tensor:
+    """L = L_entity + w * L_relation (eq. 13, w = 0.3 by default)."""
+    return entity_loss + weight * relation_loss
