@@ -302,5 +302,5 @@ def read_corpus(path: str | Path, format: str | None = None, **options: Any) -> 
     unknown = sorted(set(options) - set(reader_options(format)))
     if unknown:
         takes = ", ".join(reader_options(format)) or "no options"
-        raise TypeError(f"format {format} does not take option(s) {', '.join(unknown)} (it takes {takes})")
+        raise CorpusError(f"format {format} does not take option(s) {', '.join(unknown)} (it takes {takes})", path)
     return Corpus(READERS[format](text, path, **options), source=str(path), format=format)

@@ -5,6 +5,7 @@ only when every sentence was written, so a failed write leaves the old file unto
 """
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import tempfile
@@ -13,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from . import tagging
 from .document import Corpus, Entity, Kind, Sentence
-from .errors import UnknownFormatError, UnwritableError
+from .errors import CorpusError, UnknownFormatError, UnwritableError
 from .formats import WRITABLE_FORMATS
 
 
@@ -155,6 +156,11 @@ def write_corpus(corpus: Corpus | Iterable[Sentence], path: str | Path, format: 
     if format not in WRITERS:
         hint = " (its POS and chunk columns are not kept: write bio)" if format == "conll2003" else ""
         raise UnknownFormatError(f"cannot write format {format!r}{hint}; writable formats: {', '.join(WRITERS)}", path)
+    takes = list(inspect.signature(WRITERS[format]).parameters)[2:]
+    unknown = sorted(set(options) - set(takes))
+    if unknown:
+        raise CorpusError(f"format {format} does not take option(s) {', '.join(unknown)} "
+                              f"(it takes {', '.join(takes) or 'no options'})", path)
     sentences = list(corpus)
     chunks = WRITERS[format](sentences, path, **options)
     first = next(chunks, "")  # generators check the whole corpus before their first chunk
