@@ -40,19 +40,33 @@ def _where(k: int, s: Sentence) -> str:
     return f"sentence {k + 1}" + (f" (id {s.id})" if s.id is not None else "")
 
 
+def _column_safe(token: str) -> bool:
+    """A tab-separated field keeps inner spaces, but not tabs, line ends or spaces at its ends."""
+    return bool(token) and token == token.strip(" ") and not any(ch in token for ch in "\t\n\r")
+
+
+def _line_safe(token: str) -> bool:
+    """A token of a space-separated sentence line."""
+    return bool(token) and not any(ch in token for ch in " \t\n\r")
+
+
 def _check_text_tokens(sentences: list[Sentence], format: str, path: Any) -> None:
-    """Token-per-line and sentence-per-line files cannot hold empty sentences or whitespace in a token."""
+    """Token-per-line and sentence-per-line files cannot hold empty sentences or every character in a token."""
+    safe = _line_safe if format == "bartner" else _column_safe
     for k, s in enumerate(sentences):
         if not s.tokens:
             raise UnwritableError(f"{_where(k, s)} has no tokens; {format} cannot express an empty sentence", path)
         for i, t in enumerate(s.tokens):
-            if not t or any(ch.isspace() for ch in t):
-                raise UnwritableError(f"{_where(k, s)}: token {i} {t!r} is empty or holds whitespace, "
-                                      f"which {format} cannot express", path)
+            if not safe(t):
+                raise UnwritableError(f"{_where(k, s)}: token {i} {t!r} is empty or holds whitespace that "
+                                      f"{format} cannot express", path)
         for e in s.entities:
             if any(ch.isspace() or ch == "|" for ch in e.type):
                 raise UnwritableError(f"{_where(k, s)}: type {e.type!r} holds whitespace or '|', "
                                       f"which {format} cannot express", path)
+
+
+_CAN_EXPRESS = {Kind.NESTED: "jsonl, w2ner, bartner, genia or layered-bio", Kind.DISCONTINUOUS: "jsonl, w2ner or bartner"}
 
 
 def _no_kind(sentences: list[Sentence], kinds: set[Kind], format: str, path: Any) -> None:
@@ -61,7 +75,7 @@ def _no_kind(sentences: list[Sentence], kinds: set[Kind], format: str, path: Any
             if kind in kinds:
                 raise UnwritableError(
                     f"{_where(k, s)} has a {kind.value} entity {list(e.indices)} ({e.type}); "
-                    f"{format} cannot express {kind.value} entities (write jsonl, w2ner or bartner)", path)
+                    f"{format} cannot express {kind.value} entities (write {_CAN_EXPRESS[kind]})", path)
 
 
 def _spans(entities: Iterable[Entity]) -> list[tagging.Span]:
