@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -127,3 +130,38 @@ def test_real_cadec_round_trip(shared_data: Path, warehouse_path: Path) -> None:
         discontinuous = wh.query("SELECT count(*) AS n FROM mentions WHERE kind = 'discontinuous'")[0]["n"]
     assert back.sentences == corpus.sentences
     assert discontinuous == corpus.stats()["discontinuous"] > 0
+
+
+CRASHING_IMPORT = """
+import os, signal, sys
+from model.corpus import Entity, Sentence
+from warehouse import open_warehouse
+from warehouse.corpora import import_corpus
+
+def sentences():
+    for i in range(50):
+        if i == 30:
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield Sentence(["crash", str(i)], [Entity.span(0, 1, "X")])
+
+with open_warehouse(sys.argv[1]) as wh:
+    import_corpus(wh, sentences(), "mixed", "train", batch_size=8)
+"""
+
+
+def test_a_process_killed_mid_import_leaves_the_previous_split(warehouse_path: Path) -> None:
+    corpus = mixed_corpus()
+    with open_warehouse(warehouse_path) as wh:
+        import_corpus(wh, corpus, "mixed", "train")
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", CRASHING_IMPORT, str(warehouse_path)], cwd=root, timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    with open_warehouse(warehouse_path) as wh:
+        assert load_corpus(wh, "mixed", "train").sentences == corpus.sentences
+        assert wh.query("SELECT count(*) AS n FROM sentences WHERE tokens[1] = 'crash'") == [{"n": 0}]
+
+
+def test_mixing_read_only_and_read_write_in_one_process_is_explained(warehouse_path: Path) -> None:
+    with open_warehouse(warehouse_path):
+        with pytest.raises(WarehouseError, match="already has .* open with other settings"):
+            open_warehouse(warehouse_path, read_only=True)

@@ -79,6 +79,13 @@ def connect(
         return retrying(duckdb.connect, str(path), read_only=read_only, config=config or {})
     except RetryError as exc:
         raise _locked_error(path, exc.last_attempt.exception(), time.monotonic() - started) from None
+    except duckdb.ConnectionException as exc:
+        if "different configuration" not in str(exc):
+            raise
+        raise WarehouseError(
+            f"this process already has {path} open with other settings (read-write versus read-only): "
+            "close that connection first, or use it instead"
+        ) from exc
 
 
 class Warehouse:
