@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transformers import BartConfig, PreTrainedConfig
+from transformers import AutoConfig, BartConfig, PreTrainedConfig
 
 VARIANTS = ("bartner", "relation", "relation_attention", "type_attention", "full")
 
@@ -55,3 +55,6 @@ class TypePriorConfig(PreTrainedConfig):
     def max_target_length(self, num_words: int) -> int:
         """BARTNER's decoding budget: max_len + max_len_a × source length (in words here)."""
         return int(self.max_len + self.max_len_a * num_words)
+
+
+AutoConfig.register(TypePriorConfig.model_type, TypePriorConfig, exist_ok=True)

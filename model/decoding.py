@@ -2,9 +2,9 @@
 
 Constraints keep every sequence readable as entities: inside an entity (pointers emitted, no type yet)
 only a later word or a type may follow; outside one, a pointer or END. A type therefore always closes
-an entity with at least one pointer. When a sentence's budget (max_len + max_len_a × words) runs out,
-the last step may only close the open entity (or end). Whatever is still ill-formed is dropped and
-counted by `targets.delinearize`.
+an entity with at least one pointer. A sentence's budget (max_len + max_len_a × words, plus END) only
+admits a pointer while a type and END still fit after it, so sequences always close. Whatever is still
+ill-formed is dropped and counted by `targets.delinearize`.
 """
 from __future__ import annotations
 
@@ -42,17 +42,16 @@ def allowed_mask(model: PointerNER, st: DecodeState, word_mask: torch.Tensor, st
     c = model.num_types
     device = word_mask.device
     is_open = st.open_last >= 0
-    last_step = (st.budget - 1) <= step
+    # a pointer needs two more steps after it (a type, then END) within the budget
+    room = (st.budget - step) >= 3
     word_pos = torch.arange(w, device=device).unsqueeze(0)
-    pointers = word_mask & (word_pos > st.open_last.unsqueeze(1)) & ~last_step.unsqueeze(1)
+    pointers = word_mask & (word_pos > st.open_last.unsqueeze(1)) & room.unsqueeze(1)
     end = (~is_open).unsqueeze(1)
     types = is_open.unsqueeze(1).expand(n, c)
     allowed = torch.cat([end, types, pointers], dim=1)
-    # a finished sequence (or a closed one out of budget) can only repeat END
-    only_end = st.finished | (last_step & ~is_open)
     end_only = torch.zeros_like(allowed)
     end_only[:, END] = True
-    return torch.where(only_end.unsqueeze(1), end_only, allowed)
+    return torch.where(st.finished.unsqueeze(1), end_only, allowed)
 
 
 def advance(model: PointerNER, st: DecodeState, tokens: torch.Tensor) -> DecodeState:

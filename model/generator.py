@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
-from transformers import BartModel, PreTrainedModel
+from transformers import AutoModel, BartModel, PreTrainedModel
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from .config import TypePriorConfig
@@ -243,3 +243,6 @@ class PointerNER(PreTrainedModel):
         if relation_loss is not None:
             loss = loss + self.config.relation_weight * relation_loss
         return PointerNEROutput(loss, entity_loss, relation_loss, logits, state, losses)
+
+
+AutoModel.register(TypePriorConfig, PointerNER, exist_ok=True)

@@ -13,6 +13,7 @@ from .batching import encode_sentences
 from .corpus.document import Entity, Sentence, entity_order
 from .decoding import decode
 from .generator import PointerNER
+from .metrics import score
 from .targets import TargetVocab, delinearize
 from .tokenization import Word, WordEncoder, split_words
 
@@ -23,47 +24,6 @@ class Predictions:
 
     entities: list[list[Entity]]
     dropped: int
-
-
-def micro_scores(gold: Sequence[Sentence], pred: Sequence[Sequence[Entity]]) -> dict[str, Any]:
-    """Exact-match micro precision, recall and F1 over (sentence, indices, type) tuples, plus per type."""
-    tp = fp = fn = 0
-    per: dict[str, list[int]] = {}
-    kinds: dict[str, list[int]] = {}
-    for s, p in zip(gold, pred, strict=True):
-        g_set, p_set = set(s.entities), set(p)
-        p_sentence = Sentence(list(s.tokens), list(p_set))
-        for e in g_set | p_set:
-            c = per.setdefault(e.type, [0, 0, 0])
-            k = kinds.setdefault((s if e in g_set else p_sentence).kind_of(e).value, [0, 0, 0])
-            slot = 0 if e in g_set and e in p_set else 1 if e in p_set else 2
-            c[slot] += 1
-            k[slot] += 1
-        tp += len(g_set & p_set)
-        fp += len(p_set - g_set)
-        fn += len(g_set - p_set)
-
-    def prf(t: int, f_p: int, f_n: int) -> dict[str, float]:
-        p_ = t / (t + f_p) if t + f_p else 0.0
-        r_ = t / (t + f_n) if t + f_n else 0.0
-        return {"p": p_, "r": r_, "f1": 2 * p_ * r_ / (p_ + r_) if p_ + r_ else 0.0}
-
-    return {
-        **prf(tp, fp, fn),
-        "per_type": {t: prf(*c) for t, c in sorted(per.items())},
-        "per_kind": {k: prf(*c) for k, c in sorted(kinds.items())},
-    }
-
-
-def score(gold: Sequence[Sentence], pred: Sequence[Sequence[Entity]]) -> dict[str, Any]:
-    """The project's metrics (model.metrics.score) when present, else exact-match micro scores."""
-    try:
-        from .metrics import score as project_score
-    except ImportError:
-        return micro_scores(gold, pred)
-    pred_sentences = [Sentence(list(s.tokens), list(p), s.id) for s, p in zip(gold, pred, strict=True)]
-    result = project_score(list(gold), pred_sentences)
-    return result.to_dict() if hasattr(result, "to_dict") else dict(result)
 
 
 class Tagger:
@@ -148,7 +108,7 @@ class Tagger:
     ) -> dict[str, Any]:
         """Scores against gold sentences, plus the count of dropped ill-formed pieces."""
         preds = self.predict_tokens([s.tokens for s in sentences], batch_size, num_beams)
-        result = score(sentences, preds.entities)
+        result = score(sentences, preds.entities).to_dict()
         result["dropped"] = preds.dropped
         return result
 

@@ -29,7 +29,7 @@ from .corpus.document import Sentence
 from .generator import PointerNER
 from .predict import Tagger
 
-DEFAULTS = Path(__file__).with_name("configs") / "training.yaml"
+DEFAULTS = Path(__file__).with_name("training.yaml")
 CHECKPOINT = "checkpoint"
 BEST = "model"
 HISTORY = "history.json"
@@ -43,7 +43,7 @@ class TrainingError(ValueError):
 
 @dataclass
 class TrainingConfig:
-    """Optimisation settings; defaults come from model/configs/training.yaml."""
+    """Optimisation settings; defaults come from model/training.yaml."""
 
     epochs: int = 30
     batch_size: int = 16

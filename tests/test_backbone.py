@@ -1,0 +1,62 @@
+"""The BART backbone: MiniLM converts exactly; tiny-random and bad names behave."""
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import BertModel
+
+from model.backbone import BackboneError, load_backbone, minilm_path
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return load_backbone("minilm")
+
+
+def test_converted_encoder_reproduces_minilm_hidden_states(minilm) -> None:
+    bert = BertModel.from_pretrained(str(minilm_path())).eval()
+    bart = minilm.model.eval()
+    enc = minilm.tokenizer(
+        ["The European Union rejected Germany's call.", "Peter Blackburn", "a much longer sentence with words in it ."],
+        padding=True,
+        return_tensors="pt",
+    )
+    with torch.no_grad():
+        expected = bert(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+        got = bart.encoder(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+    real = enc["attention_mask"].bool()
+    assert (expected - got)[real].abs().max().item() < 1e-4
+
+
+def test_conversion_settings(minilm) -> None:
+    cfg = minilm.model.config
+    assert cfg.scale_embedding is False
+    assert cfg.d_model == 384 and cfg.encoder_layers == 6 and cfg.decoder_layers == 6
+    assert minilm.layer_norm_eps == 1e-12
+    assert all(m.eps == 1e-12 for m in minilm.model.modules() if isinstance(m, torch.nn.LayerNorm))
+    assert minilm.kind == "bert"
+    tok = minilm.tokenizer
+    assert (cfg.pad_token_id, cfg.bos_token_id, cfg.eos_token_id) == (tok.pad_token_id, tok.cls_token_id, tok.sep_token_id)
+
+
+def test_decoder_layers_start_from_the_same_bert_layers(minilm) -> None:
+    enc, dec = minilm.model.encoder.layers, minilm.model.decoder.layers
+    for e, d in zip(enc, dec):
+        assert torch.equal(e.self_attn.q_proj.weight, d.self_attn.q_proj.weight)
+        assert torch.equal(e.fc2.weight, d.fc2.weight)
+        assert torch.equal(e.final_layer_norm.weight, d.final_layer_norm.weight)
+    # cross-attention is new: not a copy of self-attention
+    assert not torch.equal(dec[0].encoder_attn.q_proj.weight, dec[0].self_attn.q_proj.weight)
+    assert torch.equal(minilm.model.encoder.embed_positions.weight, minilm.model.decoder.embed_positions.weight)
+
+
+def test_tiny_random_backbone_is_small_and_seeded() -> None:
+    a, b = load_backbone("tiny-random"), load_backbone("tiny-random")
+    assert a.model.config.d_model <= 128 and a.model.config.encoder_layers <= 2
+    assert torch.equal(a.model.shared.weight, b.model.shared.weight)
+    assert a.kind == "random"
+
+
+def test_unknown_backbone_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(BackboneError, match="nope"):
+        load_backbone(str(tmp_path / "nope"))
