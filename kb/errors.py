@@ -1,0 +1,46 @@
+"""Typed errors of the knowledge base: each names what was wrong and where."""
+from __future__ import annotations
+
+
+class KBError(Exception):
+    """Base of every knowledge-base error."""
+
+
+class SchemeError(KBError, ValueError):
+    """A type scheme file is missing, malformed, or names something unknown."""
+
+    def __init__(self, reason: str, where: str | None = None) -> None:
+        self.reason = reason
+        self.where = where
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class SourceError(KBError, ValueError):
+    """A source specification or a source's input (dump file, snapshot) cannot be used."""
+
+    def __init__(self, reason: str, where: str | None = None) -> None:
+        self.reason = reason
+        self.where = where
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+class DumpFormatError(SourceError):
+    """The dump file is not a MediaWiki XML export."""
+
+
+class BuildNotFoundError(KBError, LookupError):
+    """No (finished) build matches the request."""
+
+
+class MissingTypesError(KBError, LookupError):
+    """The build has no type vector for some requested types."""
+
+    def __init__(self, build_id: int, missing: list[str], available: list[str]) -> None:
+        self.build_id = build_id
+        self.missing = missing
+        self.available = available
+        super().__init__(f"build {build_id} has no type prior for {missing}; it has {available}")
+
+
+class EmbeddingDimensionError(KBError, ValueError):
+    """The encoder's vectors do not have the dimension the warehouse stores (FLOAT[384])."""
