@@ -210,3 +210,25 @@ def test_explicit_format_overrides_detection(tmp_path):
     assert read_corpus(p).format == "layered-bio"
     c = read_corpus(p, "conll2003")
     assert spans(c[0]) == [([0], "Y")]
+
+
+def test_detection_reads_only_a_prefix_even_when_it_cuts_a_character(tmp_path, monkeypatch):
+    from model.corpus import formats
+
+    records = [{"sentence": ["café"] * 3, "ner": [{"index": [0], "type": "X"}]}] * 50
+    p = write(tmp_path, "one_line.json", json.dumps(records, ensure_ascii=False))
+    raw = p.read_bytes()
+    assert b"\n" not in raw
+    first = len(json.dumps(records[0], ensure_ascii=False).encode()) + 1
+    inside = raw.index("é".encode(), first) + 1  # the sample ends inside a two-byte character
+    monkeypatch.setattr(formats, "_SAMPLE_BYTES", inside)
+    assert detect_format(p) == "w2ner"
+    monkeypatch.setattr(formats, "_SAMPLE_BYTES", 64)
+    p2 = write(tmp_path, "long.conll", "".join(f"tok{i}\tB-X\n" for i in range(100)))
+    assert detect_format(p2) == "bio"
+
+
+def test_space_separated_columns_keep_unicode_space_tokens(tmp_path):
+    p = write(tmp_path, "zh.txt", "北 B-GPE O\n\u3000 O O\n京 I-GPE O\n")
+    c = read_corpus(p, "layered-bio", strict=False)
+    assert c[0].tokens == ["北", "\u3000", "京"]

@@ -143,3 +143,9 @@ def flat_spans(draw):
 def test_tag_encoding_round_trips(case, scheme):
     n, spans = case
     assert tagging.decode(tagging.encode(spans, n, scheme), scheme) == spans
+
+
+def test_writing_onto_a_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(CorpusError, match="is a directory"):
+        write_corpus(FLAT, tmp_path, "jsonl")
+    assert os.listdir(tmp_path) == []

@@ -23,7 +23,11 @@ def is_tabbed(lines: Iterable[tuple[int, str]], comment: str | None = None) -> b
 
 
 def split_fields(line: str, tabbed: bool) -> list[str]:
-    return [f.strip(" ") for f in line.split("\t")] if tabbed else line.split()
+    """Fields of a row. Without tabs, runs of ASCII spaces separate fields, so a token that is a
+    no-break or ideographic space survives."""
+    if tabbed:
+        return [f.strip(" ") for f in line.split("\t")]
+    return [f for f in line.split(" ") if f]
 
 
 def blocks(

@@ -12,7 +12,7 @@ from typing import Any
 from . import tagging
 from .columns import is_tabbed, split_fields
 from .errors import CorpusError, UnknownFormatError
-from .text import decode, json_records, numbered_lines
+from .text import decode, decode_prefix, json_records, numbered_lines, read_bytes
 
 FORMATS: tuple[str, ...] = ("conll2003", "bio", "layered-bio", "w2ner", "genia", "bartner", "jsonl")
 """Every readable format."""
@@ -28,15 +28,11 @@ _BARTNER_ANNOTATION = re.compile(r"^\d+,\d+(,\d+,\d+)* \S+(\|\d+,\d+(,\d+,\d+)* 
 def detect_format(path: str | Path) -> str:
     """Name of the format of a corpus file, from its first records."""
     p = Path(path)
-    try:
-        with p.open("rb") as f:
-            raw = f.read(_SAMPLE_BYTES)
-            more = bool(f.read(1))
-    except OSError as exc:
-        raise CorpusError(f"cannot read: {exc.strerror}", p) from exc
-    if more:  # cut at the last full line so a multi-byte character is not split
-        raw = raw[: raw.rfind(b"\n") + 1] or raw
-    return detect_text(decode(raw, p), p)
+    raw = read_bytes(p, _SAMPLE_BYTES + 1)
+    if len(raw) <= _SAMPLE_BYTES:
+        return detect_text(decode(raw, p), p)
+    raw = raw[:_SAMPLE_BYTES]
+    return detect_text(decode_prefix(raw[: raw.rfind(b"\n") + 1] or raw, p), p)
 
 
 def _json_format(record: Any, path: Any, line: int) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import tagging
-from .columns import Row, blocks
+from .columns import Row, blocks, is_tabbed, split_fields
 from .document import Corpus, Entity, Sentence
 from .errors import CorpusError, EntityError, TagError, UnknownFormatError
 from .text import json_records, numbered_lines, read_text
@@ -91,8 +91,6 @@ def read_bio(text: str, path: Any = None, *, scheme: str | None = None, strict: 
 
 def _has_index_column(lines: list[tuple[int, str]]) -> bool:
     """GermEval-style files put a running token number before the token and `#` comment lines before sentences."""
-    from .columns import is_tabbed, split_fields
-
     tabbed = is_tabbed(lines, "#")
     for _, line in lines:
         if line.strip() and not line.startswith("#"):

@@ -37,13 +37,31 @@ def decode(raw: bytes, path: str | Path | None = None) -> str:
 
 def read_text(path: str | Path) -> str:
     p = Path(path)
+    return decode(read_bytes(p), p)
+
+
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The file's bytes (the first `limit` of them when given); OS errors become CorpusError."""
     try:
-        raw = p.read_bytes()
+        with path.open("rb") as f:
+            return f.read() if limit is None else f.read(limit)
     except FileNotFoundError as exc:
-        raise CorpusError("no such file", p) from exc
+        raise CorpusError("no such file", path) from exc
     except IsADirectoryError as exc:
-        raise CorpusError("is a directory, not a corpus file", p) from exc
-    return decode(raw, p)
+        raise CorpusError("is a directory, not a corpus file", path) from exc
+    except OSError as exc:
+        raise CorpusError(f"cannot read: {exc.strerror or exc}", path) from exc
+
+
+def decode_prefix(raw: bytes, path: str | Path | None = None) -> str:
+    """Decode the first bytes of a longer file: a character cut at the end is dropped, not an error."""
+    for cut in range(4):
+        try:
+            return decode(raw[: len(raw) - cut] if cut else raw, path)
+        except CorpusError as exc:
+            if not isinstance(exc.__cause__, UnicodeDecodeError) or exc.__cause__.start < len(raw) - 4:
+                raise
+    return decode(raw, path)
 
 
 def numbered_lines(text: str) -> list[tuple[int, str]]:

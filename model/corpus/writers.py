@@ -21,8 +21,13 @@ from .formats import WRITABLE_FORMATS
 def write_aside(path: str | Path, chunks: Iterable[str]) -> Path:
     """Write text to a temporary file next to `path`, fsync it, then rename it over `path`."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise CorpusError("is a directory; give a file name to write", target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise CorpusError(f"cannot write: {exc.strerror or exc}", target) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             for chunk in chunks:
@@ -30,8 +35,10 @@ def write_aside(path: str | Path, chunks: Iterable[str]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise CorpusError(f"cannot write: {exc.strerror or exc}", target) from exc
         raise
     return target
 
