@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from model.corpus import Corpus, CorpusError, Entity, Sentence
 from warehouse import SplitNotFoundError, WarehouseError, WarehouseNotFoundError, open_warehouse
@@ -165,3 +167,26 @@ def test_mixing_read_only_and_read_write_in_one_process_is_explained(warehouse_p
     with open_warehouse(warehouse_path):
         with pytest.raises(WarehouseError, match="already has .* open with other settings"):
             open_warehouse(warehouse_path, read_only=True)
+
+
+@st.composite
+def sentences(draw: st.DrawFn) -> Sentence:
+    tokens = draw(st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=8))
+    entities = draw(st.lists(
+        st.builds(
+            Entity.of,
+            st.sets(st.integers(0, len(tokens) - 1), min_size=1, max_size=len(tokens)),
+            st.sampled_from(["PER", "LOC", "ADR", "ü-type"]),
+        ),
+        max_size=5,
+    ))
+    return Sentence(tokens, entities, id=draw(st.none() | st.text(max_size=5)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(sentences(), max_size=6))
+def test_any_corpus_round_trips(tmp_path_factory: pytest.TempPathFactory, drawn: list[Sentence]) -> None:
+    path = tmp_path_factory.mktemp("prop") / "w.duckdb"
+    with open_warehouse(path) as wh:
+        assert import_corpus(wh, Corpus(drawn), "prop", "train", batch_size=4) == len(drawn)
+        assert load_corpus(wh, "prop", "train").sentences == drawn

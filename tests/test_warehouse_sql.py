@@ -50,6 +50,7 @@ WRITES = [
 
 QUERIES = [
     "SELECT count(*) FROM sentences",
+    "SELECT 1;",
     "  select 1 -- comment",
     "WITH m AS (SELECT * FROM mentions) SELECT type, count(*) FROM m GROUP BY type",
     "FROM mentions LIMIT 1",
