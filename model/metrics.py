@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from .corpus.document import Entity, Kind, Sentence, kind_within
+from .corpus.document import Entity, Kind, Sentence, entity_order, kind_within
 
 ERROR_CLASSES = ("correct", "boundary", "type", "both", "spurious", "missed")
 
@@ -109,38 +109,40 @@ def score(gold: Sequence[Sentence], pred: Sequence[Sentence] | Sequence[Iterable
     return scores
 
 
-def _overlap(a: Entity, b: Entity) -> bool:
-    return not set(a.indices).isdisjoint(b.indices)
+def _overlap(a: Entity, b: Entity) -> int:
+    return len(set(a.indices).intersection(b.indices))
 
 
 def error_breakdown(gold: Sequence[Sentence], pred: Sequence[Sentence] | Sequence[Iterable[Entity]]) -> dict[str, int]:
-    """Classify every prediction, and every gold entity no prediction touched.
+    """Classify every distinct prediction, and every gold entity no prediction touched.
 
-    A prediction is `correct` (exact match), else compared with the gold entities it did not
-    match exactly: `type` (same indices, other type), `boundary` (overlaps one of its type),
-    `both` (overlaps one of another type), or `spurious` (overlaps none). A gold entity is
-    `missed` when no prediction matches or overlaps it. So correct + boundary + type + both +
-    spurious is the number of (unique) predictions.
+    A prediction is `correct` (exact match); else `type` when a gold entity has its indices; else,
+    among the gold entities it overlaps, it is compared with the one of its own type sharing most
+    tokens (else the one sharing most tokens; the first in target order on ties): `boundary` when that
+    one has its type, `both` when not; `spurious` when it overlaps none. A gold entity is `missed` when
+    no prediction matched it or was compared with it. correct + type + boundary + both + spurious is the
+    number of distinct predictions. The same rules as warehouse/outcomes.py, so counts agree.
     """
     counts = dict.fromkeys(ERROR_CLASSES, 0)
     for g, p in _pairs(gold, pred):
-        hits = g & p
-        open_gold = g - hits
+        golds = sorted(g, key=entity_order)
         touched: set[Entity] = set()
-        for e in p:
-            if e in hits:
+        for e in sorted(p, key=entity_order):
+            if e in g:
                 counts["correct"] += 1
+                touched.add(e)
                 continue
-            same = [o for o in open_gold if o.indices == e.indices]
-            near = [o for o in open_gold if _overlap(o, e)]
+            same = [o for o in golds if o.indices == e.indices]
             if same:
                 counts["type"] += 1
-            elif any(o.type == e.type for o in near):
-                counts["boundary"] += 1
-            elif near:
-                counts["both"] += 1
-            else:
+                touched.add(same[0])
+                continue
+            near = [o for o in golds if _overlap(o, e)]
+            if not near:
                 counts["spurious"] += 1
-            touched.update(near)
-        counts["missed"] += len(open_gold - touched)
+                continue
+            partner = max(near, key=lambda o: (o.type == e.type, _overlap(o, e)))
+            counts["boundary" if partner.type == e.type else "both"] += 1
+            touched.add(partner)
+        counts["missed"] += len(g - touched)
     return counts

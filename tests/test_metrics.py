@@ -93,6 +93,18 @@ def test_error_breakdown_totals_match_scores():
     assert counts["missed"] <= s.total.gold - s.total.tp_gold
 
 
+def test_error_breakdown_compares_with_the_best_overlapping_gold():
+    gold = [sentence(6, E((0, 1, 2), "ORG"), E((2, 3), "LOC"), E((5,), "PER"))]
+    # overlaps the correctly found ORG with its own type: a boundary error, not a spurious entity
+    assert error_breakdown(gold, [[E((0, 1, 2), "ORG"), E((1,), "ORG")]])["boundary"] == 1
+    # prefers the overlapping gold of its own type (LOC) over the larger overlap with ORG
+    counts = error_breakdown(gold, [[E((1, 2), "LOC")]])
+    assert (counts["boundary"], counts["both"], counts["missed"]) == (1, 0, 2)
+    # one prediction touches one gold entity only: ORG and PER are missed
+    counts = error_breakdown(gold, [[E((1, 2, 3), "PER")]])
+    assert (counts["both"], counts["missed"]) == (1, 2)
+
+
 def as_sentences(tag_lists: list[list[str]]) -> list[Sentence]:
     return [sentence(len(t), *[E.span(a, b, ty) for a, b, ty in decode(t, "bio", strict=False)]) for t in tag_lists]
 
