@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from .commands import data, kb, model, pipeline, sql
+from .commands import data, kb, model, pipeline, sql, warehouse_import
 
 app = typer.Typer(
     name="typeprior",
@@ -11,6 +11,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+data.app.command("import")(warehouse_import.import_corpus)
 app.add_typer(data.app, name="data", help="Read, convert, inspect and import corpora.")
 app.add_typer(kb.app, name="kb", help="Build and inspect knowledge-base type priors.")
 app.registered_commands += sql.app.registered_commands
