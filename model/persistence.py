@@ -33,9 +33,12 @@ class ModelFolderError(ValueError):
 
 
 def build_model(
-    backbone: str | Path, entity_types: Sequence[str], **config: object
+    backbone: str | Path, entity_types: Sequence[str], seed: int = 0, **config: object
 ) -> tuple[PointerNER, PreTrainedTokenizerBase]:
-    """A fresh pointer model on a backbone (`minilm`, `tiny-random`, or a BART/BERT checkpoint)."""
+    """A fresh pointer model on a backbone (`minilm`, `tiny-random`, or a BART/BERT checkpoint).
+
+    The new parts are initialised from `seed`, whatever the global random state.
+    """
     bb = load_backbone(backbone)
     cfg = TypePriorConfig(
         bart=bb.model.config,
@@ -46,7 +49,9 @@ def build_model(
         max_source_length=min(int(bb.model.config.max_position_embeddings), 512),
         **config,
     )
-    model = PointerNER(cfg)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = PointerNER(cfg)
     model.bart.load_state_dict(bb.model.state_dict())
     return model, bb.tokenizer
 

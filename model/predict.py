@@ -42,8 +42,10 @@ class Tagger:
         self.encoder = WordEncoder(tokenizer, max_length=model.config.max_source_length)
 
     @classmethod
-    def from_backbone(cls, backbone: str | Path, entity_types: Sequence[str], **config: object) -> "Tagger":
-        model, tokenizer = persistence.build_model(backbone, entity_types, **config)
+    def from_backbone(
+        cls, backbone: str | Path, entity_types: Sequence[str], seed: int = 0, **config: object
+    ) -> "Tagger":
+        model, tokenizer = persistence.build_model(backbone, entity_types, seed, **config)
         return cls(model, tokenizer)
 
     @classmethod

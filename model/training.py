@@ -270,5 +270,5 @@ def train(
     if resume and (ck / STATE).is_file():
         tagger = Tagger.load(ck, device="cpu")
     else:
-        tagger = Tagger.from_backbone(backbone, types, **model_config)
+        tagger = Tagger.from_backbone(backbone, types, cfg.seed, **model_config)
     return Trainer(tagger, cfg, out_dir).fit(train_sentences, dev_sentences, resume=resume)
