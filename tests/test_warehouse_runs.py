@@ -1,11 +1,15 @@
 """Runs, epochs, metrics and predictions written through warehouse.runs."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from model.corpus import Entity, Sentence
+from model.metrics import ERROR_CLASSES, error_breakdown
 from warehouse import RunNotFoundError, WarehouseError, open_warehouse
 from warehouse.outcomes import Status, classify
 from warehouse.runs import (
@@ -107,7 +111,7 @@ def test_outcomes_cover_every_error_class() -> None:
         ((7,), "Drug"): (Status.CORRECT, (7,), "flat"),
         ((2, 3), "ADR"): (Status.TYPE, (2, 3), "nested"),
         ((0, 1, 2), "ADR"): (Status.BOUNDARY, (0, 1, 2, 3), "nested"),
-        ((5,), "Drug"): (Status.BOUNDARY_TYPE, (0, 5), "discontinuous"),
+        ((5,), "Drug"): (Status.BOTH, (0, 5), "discontinuous"),
         ((6,), "ADR"): (Status.SPURIOUS, None, "flat"),
     }
 
@@ -126,7 +130,7 @@ def test_predictions_outcomes_and_error_counts_are_stored(warehouse_path: Path) 
         counts = record_predictions(
             wh, run, "dev", [GOLD, empty], [[Entity((7,), "Drug"), Entity((6,), "ADR")], [Entity((0,), "X")]]
         )
-        assert counts == {"correct": 1, "type": 0, "boundary": 0, "boundary_type": 0, "spurious": 2, "missed": 3}
+        assert counts == {"correct": 1, "type": 0, "boundary": 0, "both": 0, "spurious": 2, "missed": 3}
         record_predictions(wh, run, "dev", [GOLD, empty], [[Entity((7,), "Drug")], []])
         preds = wh.query("SELECT sentence, tokens, gold, pred FROM predictions WHERE run_id = ? ORDER BY sentence", [run])
         outcomes = wh.query(
@@ -144,3 +148,22 @@ def test_predictions_outcomes_and_error_counts_are_stored(warehouse_path: Path) 
     assert outcomes == [{"sentence": 0, "status": "correct", "n": 1}, {"sentence": 0, "status": "missed", "n": 3}]
     assert errors["correct"] == 1 and errors["missed"] == 3 and errors["spurious"] == 0
     assert overall == [{"p": 0.5}]
+
+
+@st.composite
+def gold_and_predicted(draw: st.DrawFn) -> tuple[Sentence, list[Entity]]:
+    n = draw(st.integers(1, 6))
+    entity = st.builds(Entity.of, st.sets(st.integers(0, n - 1), min_size=1, max_size=n), st.sampled_from(["A", "B"]))
+    gold = Sentence([f"w{i}" for i in range(n)], draw(st.lists(entity, max_size=4)))
+    return gold, draw(st.lists(st.sampled_from(gold.entities) | entity, max_size=4) if gold.entities else st.lists(entity, max_size=4))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(gold_and_predicted(), min_size=1, max_size=3))
+def test_outcome_counts_equal_the_scorers_error_breakdown(pairs: list[tuple[Sentence, list[Entity]]]) -> None:
+    golds = [g for g, _ in pairs]
+    preds = [p for _, p in pairs]
+    counts = Counter(o.status.value for g, p in pairs for o in classify(g, p))
+    expected = error_breakdown(golds, preds)
+    assert {k: counts.get(k, 0) for k in expected} == expected
+    assert set(counts) <= set(ERROR_CLASSES)

@@ -1,19 +1,22 @@
-"""Per-entity outcomes of a prediction against gold: what kind of error each predicted entity is, and
-which gold entities nothing touched. Feeds the `outcomes` table and the error counts in `metrics`."""
+"""Per-entity outcomes of a prediction against gold, for the `outcomes` table and the error counts in `metrics`.
+
+The classes and rules are those of model.metrics.error_breakdown (a test checks the counts agree); this module
+adds which gold entity each prediction was compared with, and the kinds.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Sequence
+from typing import Iterable
 
-from model.corpus import Entity, Kind, Sentence
+from model.corpus import Entity, Kind, Sentence, kind_within
 
 
 class Status(str, Enum):
     CORRECT = "correct"
     TYPE = "type"
     BOUNDARY = "boundary"
-    BOUNDARY_TYPE = "boundary_type"
+    BOTH = "both"
     SPURIOUS = "spurious"
     MISSED = "missed"
 
@@ -30,37 +33,34 @@ def _overlap(a: Entity, b: Entity) -> int:
     return len(set(a.indices).intersection(b.indices))
 
 
-def classify(gold: Sentence, predicted: Sequence[Entity]) -> list[Outcome]:
-    """One outcome per distinct predicted entity (in target order), then one per untouched gold entity.
+def classify(gold: Sentence, predicted: Iterable[Entity]) -> list[Outcome]:
+    """One outcome per distinct predicted entity (in target order), then one per gold entity none touched.
 
-    A prediction that overlaps several gold entities is compared with the one it shares most tokens with
-    (the first in target order on ties), preferring a gold entity of its own type.
+    A prediction is `correct` (exact match); else `type` when a gold entity has its indices; else, among the
+    gold entities it overlaps, it is compared with the one of its own type sharing most tokens (else the one
+    sharing most tokens; the first in target order on ties): `boundary` when that one has its type, `both`
+    when not; `spurious` when it overlaps none. A gold entity is `missed` when no prediction matched it or
+    was compared with it. `kind` is the compared gold entity's kind; a spurious entity's among the predictions.
     """
-    pred_sentence = Sentence(list(gold.tokens), list(predicted))
     golds = gold.entities
     gold_set = set(golds)
+    preds = Sentence(list(gold.tokens), list(predicted)).entities
     touched: set[Entity] = set()
     out: list[Outcome] = []
-    for p in pred_sentence.entities:
+    for p in preds:
         if p in gold_set:
-            out.append(Outcome(p, Status.CORRECT, p, gold.kind_of(p)))
-            touched.add(p)
+            status, partner = Status.CORRECT, p
+        elif same := [g for g in golds if g.indices == p.indices]:
+            status, partner = Status.TYPE, same[0]
+        elif near := [g for g in golds if _overlap(p, g)]:
+            partner = max(near, key=lambda g: (g.type == p.type, _overlap(p, g)))
+            status = Status.BOUNDARY if partner.type == p.type else Status.BOTH
+        else:
+            out.append(Outcome(p, Status.SPURIOUS, None, kind_within(p, preds)))
             continue
-        same_span = [g for g in golds if g.indices == p.indices]
-        if same_span:
-            g = same_span[0]
-            out.append(Outcome(p, Status.TYPE, g, gold.kind_of(g)))
-            touched.add(g)
-            continue
-        overlapping = [g for g in golds if _overlap(p, g)]
-        if not overlapping:
-            out.append(Outcome(p, Status.SPURIOUS, None, pred_sentence.kind_of(p)))
-            continue
-        g = max(overlapping, key=lambda g: (g.type == p.type, _overlap(p, g)))
-        status = Status.BOUNDARY if g.type == p.type else Status.BOUNDARY_TYPE
-        out.append(Outcome(p, status, g, gold.kind_of(g)))
-        touched.add(g)
+        touched.add(partner)
+        out.append(Outcome(p, status, partner, kind_within(partner, golds)))
     for g in golds:
         if g not in touched:
-            out.append(Outcome(g, Status.MISSED, g, gold.kind_of(g)))
+            out.append(Outcome(g, Status.MISSED, g, kind_within(g, golds)))
     return out

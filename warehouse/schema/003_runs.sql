@@ -63,13 +63,15 @@ CREATE TABLE predictions (
     PRIMARY KEY (run_id, split, sentence)
 );
 
--- One outcome per predicted entity, plus one per gold entity that no prediction touched:
+-- One outcome per predicted entity, plus one per gold entity that no prediction matched or was compared with.
+-- The classes are those of model.metrics.error_breakdown; a wrong prediction is compared with the overlapping
+-- gold entity of its own type sharing most tokens, else the one sharing most tokens:
 --   correct        same indices and type as a gold entity
 --   type           same indices as a gold entity, other type
 --   boundary       shares tokens with a gold entity of the same type, other indices
---   boundary_type  shares tokens with a gold entity of another type, other indices
+--   both           shares tokens only with gold entities of another type, other indices
 --   spurious       shares no token with any gold entity
---   missed         a gold entity that no prediction matched or touched
+--   missed         a gold entity that no prediction matched or was compared with
 -- indices/type are the predicted entity's (the gold one's for missed); gold_indices/gold_type the gold
 -- entity it was compared with (NULL for spurious); kind is the gold entity's kind (the predicted one's for spurious).
 CREATE TABLE outcomes (
@@ -79,7 +81,7 @@ CREATE TABLE outcomes (
     indices      INTEGER[] NOT NULL,
     type         VARCHAR   NOT NULL,
     status       VARCHAR   NOT NULL
-                 CHECK (status IN ('correct', 'type', 'boundary', 'boundary_type', 'spurious', 'missed')),
+                 CHECK (status IN ('correct', 'type', 'boundary', 'both', 'spurious', 'missed')),
     gold_indices INTEGER[],
     gold_type    VARCHAR,
     kind         VARCHAR   NOT NULL CHECK (kind IN ('flat', 'nested', 'discontinuous'))
