@@ -190,3 +190,13 @@ def test_any_corpus_round_trips(tmp_path_factory: pytest.TempPathFactory, drawn:
     with open_warehouse(path) as wh:
         assert import_corpus(wh, Corpus(drawn), "prop", "train", batch_size=4) == len(drawn)
         assert load_corpus(wh, "prop", "train").sentences == drawn
+
+
+def test_a_file_that_is_not_a_warehouse_is_named(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.duckdb"
+    bogus.write_text("not a database\n" * 200)
+    with pytest.raises(WarehouseError, match=r"cannot open warehouse .*notes.duckdb.*not a valid DuckDB"):
+        open_warehouse(bogus)
+    with pytest.raises(WarehouseError, match="cannot open warehouse"):
+        open_warehouse(tmp_path)
+    assert bogus.read_text() == "not a database\n" * 200

@@ -81,11 +81,13 @@ def connect(
         raise _locked_error(path, exc.last_attempt.exception(), time.monotonic() - started) from None
     except duckdb.ConnectionException as exc:
         if "different configuration" not in str(exc):
-            raise
+            raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
         raise WarehouseError(
             f"this process already has {path} open with other settings (read-write versus read-only): "
             "close that connection first, or use it instead"
         ) from exc
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
 
 
 class Warehouse:
@@ -151,7 +153,10 @@ def open_warehouse(
         if not path.is_file():
             raise WarehouseNotFoundError(path)
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(f"cannot create the folder for warehouse {path}: {exc}") from exc
     con = connect(path, read_only=read_only, lock_timeout_s=timeout)
     try:
         if not read_only:
