@@ -11,7 +11,7 @@ Relation ids (see RELATIONS):
   one-word entity. Inside and Begin-End never share a cell, so a two-word entity keeps both.
 Padded cells carry IGNORE_INDEX (-100).
 
-The grid is words x words x width, so it is computed a block of rows at a time (see row_blocks), with
+The grid is words x words x width, so it is computed in blocks of sentences and rows (see grid_blocks), with
 activation checkpointing while training: peak memory depends on the block budget, not on the sentence length.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ IGNORE_INDEX = -100
 DEFAULT_ALPHA = 5.0
 DEFAULT_GAMMA = 1.0
 DEFAULT_RELATION_WEIGHT = 0.3
-DEFAULT_BLOCK_CELLS = 1 << 16
+DEFAULT_BLOCK_CELLS = 1 << 15  # about 1 GB of activations per block at grid and reduce width 256
 
 
 class RelationLabelError(ValueError):
@@ -103,6 +103,26 @@ def row_blocks(n_rows: int, cells_per_row: int, block_cells: int | None, halo: i
     return [(s, min(n_rows, s + rows)) for s in range(0, n_rows, rows)]
 
 
+Plan = list[tuple[int, int, list[tuple[int, int]]]]
+
+
+def grid_blocks(batch: int, n: int, block_cells: int | None, halo: int = 0) -> Plan:
+    """Blocks of (sentences [b0, b1), rows [r0, r1)) of a [batch, n, n] grid, each within block_cells cells.
+
+    Whole sentences are grouped while their full grids fit the budget (no halo needed); a sentence whose grid
+    alone exceeds it is cut into blocks of rows, so that halo rows stay a small share of a block.
+    """
+    if batch <= 0 or n <= 0:
+        return []
+    if block_cells is None:
+        return [(0, batch, [(0, n)])]
+    per_block = block_cells // (n * n)
+    if per_block >= 1:
+        return [(b, min(batch, b + per_block), [(0, n)]) for b in range(0, batch, per_block)]
+    rows = row_blocks(n, n, block_cells, halo)
+    return [(b, b + 1, rows) for b in range(batch)]
+
+
 class ConditionalLayerNorm(nn.Module):
     """r_ij = (gamma + W_gamma h_i) * norm(h_j) + (beta + W_beta h_i) (eqs. 1-3).
 
@@ -161,19 +181,28 @@ class RelationGrid(nn.Module):
 
 
 def blockwise(
-    fn: Callable[..., torch.Tensor], states: torch.Tensor, blocks: list[tuple[int, int]], dim: int = 1
+    fn: Callable[[torch.Tensor, torch.Tensor, int, int], torch.Tensor],
+    states: torch.Tensor,
+    mask: torch.Tensor,
+    plan: Plan,
 ) -> torch.Tensor:
-    """Concatenate fn(states, start, end) over row blocks; checkpointed while building a graph.
+    """Assemble fn(states[b0:b1], mask[b0:b1], r0, r1) over a grid_blocks plan (rows on dim 1, batch on dim 0).
 
-    Checkpointing keeps one block's activations alive at a time, in the forward and in the backward pass.
+    While building a graph each block is checkpointed, so one block's activations are alive at a time, in the
+    forward and in the backward pass.
     """
-    outs = []
-    for start, end in blocks:
-        if torch.is_grad_enabled() and len(blocks) > 1:
-            outs.append(checkpoint(fn, states, start, end, use_reentrant=False))
-        else:
-            outs.append(fn(states, start, end))
-    return torch.cat(outs, dim=dim)
+    single = len(plan) == 1 and len(plan[0][2]) == 1
+    parts = []
+    for b0, b1, rows in plan:
+        s, m = states[b0:b1], mask[b0:b1]
+        outs = []
+        for r0, r1 in rows:
+            if torch.is_grad_enabled() and not single:
+                outs.append(checkpoint(fn, s, m, r0, r1, use_reentrant=False))
+            else:
+                outs.append(fn(s, m, r0, r1))
+        parts.append(torch.cat(outs, dim=1))
+    return torch.cat(parts, dim=0)
 
 
 class RelationClassifier(nn.Module):
@@ -238,11 +267,11 @@ class RelationPrediction(nn.Module):
         mask = word_mask.bool()
         states = self.grid.states(word_states)
 
-        def block(s: torch.Tensor, start: int, end: int) -> torch.Tensor:
-            return self.classifier(self.grid.rows(s, mask, start, end))
+        def block(s: torch.Tensor, m: torch.Tensor, start: int, end: int) -> torch.Tensor:
+            return self.classifier(self.grid.rows(s, m, start, end))
 
         b, n = mask.shape
-        return blockwise(block, states, row_blocks(n, b * n, self.block_cells))
+        return blockwise(block, states, mask, grid_blocks(b, n, self.block_cells))
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.focal(logits, labels)

@@ -6,8 +6,8 @@ convolutions (dilations 1, 2, 3, chained, outputs concatenated: cheap on CPU unl
 max-pooled over its real columns into one vector per word, and projected per decoder layer to K_R, V_R, which are
 concatenated with the cross-attention keys and values (eq. 7); padded words are masked out.
 
-Memory: the grid is processed in blocks of rows with a halo of sum(dilations) rows on each side, so the pooled
-vectors of a block are exact; cells outside the real words are zeroed before every convolution, so a sentence
+Memory: the grid is processed in blocks of sentences and rows (grid_blocks); a block of rows carries a halo of
+sum(dilations) rows on each side, so the pooled vectors of its own rows are exact; cells outside the real words are zeroed before every convolution, so a sentence
 gives the same vectors alone and inside a padded batch.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .attention import ExtraKV, split_heads
-from .relation import DEFAULT_BLOCK_CELLS, RelationGrid, blockwise, row_blocks
+from .relation import DEFAULT_BLOCK_CELLS, RelationGrid, blockwise, grid_blocks
 
 DISTANCE_BUCKETS = 20
 PAD_REGION, UPPER_REGION, LOWER_REGION = 0, 1, 2
@@ -101,10 +101,10 @@ class RelationAttention(nn.Module):
         states = grid.states(word_states)
         b, n = mask.shape
 
-        def block(s: torch.Tensor, start: int, end: int) -> torch.Tensor:
-            return self._block(grid, s, mask, start, end)
+        def block(s: torch.Tensor, m: torch.Tensor, start: int, end: int) -> torch.Tensor:
+            return self._block(grid, s, m, start, end)
 
-        return blockwise(block, states, row_blocks(n, b * n, self.block_cells, self.halo))
+        return blockwise(block, states, mask, grid_blocks(b, n, self.block_cells, self.halo))
 
     def extras(self, pooled: torch.Tensor, word_mask: torch.Tensor) -> list[ExtraKV]:
         """K_R, V_R per decoder layer, [B, H, n, Dh] each, masked by the word mask (eq. 7)."""

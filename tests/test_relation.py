@@ -20,6 +20,7 @@ from model.relation import (
     batch_relation_labels,
     multi_task_loss,
     relation_labels,
+    grid_blocks,
     row_blocks,
     word_states,
 )
@@ -181,12 +182,22 @@ def test_blockwise_and_whole_grid_agree_with_gradients() -> None:
 
 
 def test_row_blocks_cover_the_rows_within_the_budget() -> None:
-    blocks = row_blocks(512, 8 * 512, 1 << 16, halo=6)
+    blocks = row_blocks(512, 512, 1 << 15, halo=6)
     assert blocks[0][0] == 0 and blocks[-1][1] == 512
     assert all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
-    assert all((e - s + 12) * 8 * 512 <= 1 << 16 for s, e in blocks)
+    assert all((e - s + 12) * 512 <= 1 << 15 for s, e in blocks)
     assert row_blocks(5, 10**9, 1) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
     assert row_blocks(5, 10, None) == [(0, 5)]
+
+
+def test_grid_blocks_group_short_sentences_and_cut_long_ones() -> None:
+    assert grid_blocks(8, 64, 1 << 15) == [(0, 8, [(0, 64)])]
+    assert grid_blocks(8, 128, 1 << 15) == [(0, 2, [(0, 128)]), (2, 4, [(0, 128)]), (4, 6, [(0, 128)]), (6, 8, [(0, 128)])]
+    long = grid_blocks(3, 512, 1 << 15, halo=6)
+    assert [(b0, b1) for b0, b1, _ in long] == [(0, 1), (1, 2), (2, 3)]
+    rows = long[0][2]
+    assert rows[0][0] == 0 and rows[-1][1] == 512 and all((e - s + 12) * 512 <= 1 << 15 for s, e in rows)
+    assert grid_blocks(3, 7, None) == [(0, 3, [(0, 7)])]
 
 
 def test_word_states_gathers_first_sub_words() -> None:
