@@ -60,3 +60,18 @@ def test_tiny_random_backbone_is_small_and_seeded() -> None:
 def test_unknown_backbone_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(BackboneError, match="nope"):
         load_backbone(str(tmp_path / "nope"))
+
+
+def test_a_bart_checkpoint_loads_by_path(tmp_path) -> None:
+    tiny = load_backbone("tiny-random")
+    tiny.model.save_pretrained(tmp_path)
+    tiny.tokenizer.save_pretrained(tmp_path)
+    again = load_backbone(str(tmp_path))
+    assert again.kind == "bart" and again.name == str(tmp_path)
+    for (name, p), q in zip(tiny.model.state_dict().items(), again.model.state_dict().values()):
+        assert torch.equal(p, q), name
+
+
+def test_a_bert_folder_is_converted_by_path() -> None:
+    bb = load_backbone(str(minilm_path()))
+    assert bb.kind == "bert" and bb.layer_norm_eps == 1e-12

@@ -38,6 +38,8 @@ def train(
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda."),
     beams: Optional[int] = typer.Option(None, "--beams", help="Beam size for dev decoding and the saved model."),
     word_shape: bool = typer.Option(False, "--word-shape/--no-word-shape", help="Add a word-shape embedding (case cues)."),
+    max_len: Optional[int] = typer.Option(None, "--max-len", help="Decoding budget: max_len + max_len_a x words (BARTNER: 10)."),
+    max_len_a: Optional[float] = typer.Option(None, "--max-len-a", help="CoNLL 0.6, CADEC 1.6, GENIA 0.5."),
     training_config: Optional[Path] = typer.Option(None, "--config", help="Training settings YAML (default: packaged)."),
     format: Optional[str] = FormatOption,
     fresh: bool = typer.Option(False, "--fresh", help="Ignore an existing checkpoint in --out instead of resuming."),
@@ -60,9 +62,8 @@ def train(
             num_beams=beams,
             progress=False if quiet else None,
         )
-        model_config = {"word_shape": word_shape}
-        if beams is not None:
-            model_config["num_beams"] = beams
+        model_config = {"word_shape": word_shape, "num_beams": beams, "max_len": max_len, "max_len_a": max_len_a}
+        model_config = {k: v for k, v in model_config.items() if v is not None}
         result = train_model(
             train_corpus.sentences,
             dev_corpus.sentences if dev_corpus is not None else None,
