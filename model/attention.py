@@ -8,7 +8,9 @@ those of BART's attention layers. Rather than copying BART's files, this module
 - tags every ``BartAttention`` module with its role (encoder self, decoder self, decoder cross) and layer index,
 - reads the per-layer extras from a context variable set by ``with attention_extras(extras): model(...)``, or
   from the keyword argument ``typeprior_extras=extras`` of the model's forward (transformers 5 forwards unknown
-  keyword arguments down to the attention function; checked on 5.24).
+  keyword arguments down to the attention function; checked on 5.24). With gradient checkpointing, use the
+  keyword argument (it is replayed with the layer) or call backward inside the ``with`` block: the backward pass
+  recomputes the layers, and outside the block the context holds no extras (torch then raises a CheckpointError).
 
 The extras are concatenated after BART has read or written its key/value cache, so they never enter the cache
 and incremental decoding keeps working. Extra keys are visible to every query (a prefix is not subject to the
@@ -155,10 +157,18 @@ class AttentionExtras:
         return AttentionExtras(*(_merge_lists(getattr(self, r), getattr(other, r)) for r in ROLES))
 
     def index_select(self, batch_index: torch.Tensor) -> "AttentionExtras":
-        """Reorder or repeat the batch of every entry (beam expansion, beam reordering)."""
+        """Reorder or repeat the batch of every entry."""
         return AttentionExtras(
             *([None if e is None else e.index_select(batch_index) for e in getattr(self, r)] for r in ROLES)
         )
+
+    def expand_beams(self, batch_size: int, num_beams: int) -> "AttentionExtras":
+        """Repeat each sentence's extras for its beams (the layout of generate's repeat_interleave).
+
+        Beams of one sentence share its extras, so reordering beams within a sentence needs nothing more.
+        """
+        device = next((e.key.device for r in ROLES for e in getattr(self, r) if e is not None), None)
+        return self.index_select(torch.arange(batch_size, device=device).repeat_interleave(num_beams))
 
 
 _EXTRAS: ContextVar[AttentionExtras | None] = ContextVar("typeprior_attention_extras", default=None)

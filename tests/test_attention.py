@@ -241,3 +241,31 @@ def test_merge_and_beam_reorder() -> None:
     beams = merged.index_select(torch.tensor([1, 1, 0]))
     assert beams.decoder_cross[0].mask.tolist()[0] == [True] * 5
     assert torch.equal(beams.decoder_cross[0].key[2], first.key[0])
+
+
+def test_gradient_checkpointing_replays_the_extras() -> None:
+    def grads(checkpointing: bool, path: str) -> list[torch.Tensor]:
+        model = install_extended_attention(tiny_bart("eager")).train()
+        if checkpointing:
+            model.activation_checkpointing_enable()
+            assert model.decoder.layers[0].gradient_checkpointing
+        extras = full_extras()
+        if path == "kwarg":
+            model(**batch(), **{EXTRAS_KWARG: extras}).last_hidden_state.pow(2).sum().backward()
+        else:
+            with attention_extras(extras):
+                model(**batch()).last_hidden_state.pow(2).sum().backward()
+        return [p.grad for p in model.parameters() if p.grad is not None]
+
+    reference = grads(False, "kwarg")
+    for path in ("kwarg", "context"):
+        for a, b in zip(grads(True, path), reference, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_beam_expansion_repeats_each_sentence() -> None:
+    extras = AttentionExtras(decoder_cross=[random_extra(2, 3, 5, [[True, True, False], [True, False, False]])])
+    beams = extras.expand_beams(2, 3).decoder_cross[0]
+    assert beams.key.shape[0] == 6
+    assert beams.mask.tolist() == [[True, True, False]] * 3 + [[True, False, False]] * 3
+    assert torch.equal(beams.value[4], extras.decoder_cross[0].value[1])
