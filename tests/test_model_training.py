@@ -168,3 +168,15 @@ def test_cli_train_evaluate_predict(tmp_path: Path) -> None:
 
     r = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "nothing"), "--data", str(data)])
     assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_type_priors_travel_with_the_model_folder(tmp_path: Path) -> None:
+    tagger = Tagger.from_backbone("tiny-random", ["LOC", "PER"])
+    tagger.priors = {"type_vectors": torch.randn(2, 384), "counts": torch.tensor([3, 5])}
+    tagger.model.config.priors_build = {"source": "test", "types": ["LOC", "PER"]}
+    tagger.save(tmp_path / "m")
+    again = Tagger.load(tmp_path / "m", device="cpu")
+    assert again.priors.keys() == tagger.priors.keys()
+    assert all(torch.equal(again.priors[k], v) for k, v in tagger.priors.items())
+    assert again.model.config.priors_build == {"source": "test", "types": ["LOC", "PER"]}
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # nothing left aside
