@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 from transformers import AttentionInterface
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.masking_utils import AttentionMaskInterface, eager_mask, sdpa_mask
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.models.bart.modeling_bart import eager_attention_forward
@@ -199,7 +200,7 @@ def _extended_inputs(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Keys, values and mask with the extras appended after the layer's own keys."""
     role, layer = getattr(module, ROLE_ATTR), getattr(module, LAYER_ATTR)
-    batch, heads, q_len, head_dim = query.shape
+    batch, _, q_len, _ = query.shape
     k_len = key.shape[2]
     if extra.key.shape[1] != key.shape[1] or extra.key.shape[3] != key.shape[3] or extra.value.shape[3] != value.shape[3]:
         raise AttentionExtrasError(
@@ -257,7 +258,7 @@ def extended_implementation(base: str) -> str:
     if base not in _BASES:
         raise AttentionExtrasError(f"extended attention wraps {sorted(_BASES)}, not {base!r}")
     name = f"{IMPLEMENTATION_PREFIX}{base}"
-    if name not in AttentionInterface._global_mapping:
+    if ALL_ATTENTION_FUNCTIONS.get(name) is None:
         AttentionInterface.register(name, _extended_attention(base))
         AttentionMaskInterface.register(name, _BASES[base][1])
     return name
