@@ -175,7 +175,7 @@ class FakeMediaWiki:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -211,7 +211,7 @@ class FakeMediaWiki:
         """Send the fault; True when nothing more must be sent."""
         kind = fault.kind
         if kind == "429":
-            self._send(h, 429, b"Too many requests", "text/plain", {"Retry-After": str(fault.retry_after or 1)})
+            self._send(h, 429, b"Too many requests", "text/plain", {"Retry-After": str(1 if fault.retry_after is None else fault.retry_after)})
         elif kind in {"500", "502", "503"}:
             self._send(h, int(kind), b"<html><body>Server error</body></html>", "text/html")
         elif kind == "timeout":
@@ -229,7 +229,7 @@ class FakeMediaWiki:
             body = {"error": {"code": "maxlag", "info": "Waiting for 10.64.0.1: 7 seconds lagged.",
                               "host": "10.64.0.1", "lag": 7, "type": "db"}, "servedby": "fake-mw"}
             self._send(h, 200, json.dumps(body).encode(), "application/json",
-                       {"Retry-After": str(fault.retry_after or 1), "X-Database-Lag": "7"})
+                       {"Retry-After": str(1 if fault.retry_after is None else fault.retry_after), "X-Database-Lag": "7"})
         elif kind == "truncated":
             data = json.dumps(self._answer(params)).encode()
             self._send(h, 200, data[: max(1, len(data) // 2)], "application/json")
@@ -333,3 +333,23 @@ class FakeMediaWiki:
         else:
             body["batchcomplete"] = ""
         return body
+
+
+def write_xml_export(wiki: FakeWiki, path: Path, compress: bool = False) -> Path:
+    """Write the wiki's pages as a MediaWiki XML export (export-0.11), optionally bz2-compressed."""
+    import bz2
+    from xml.sax.saxutils import escape, quoteattr
+
+    parts = ['<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/" version="0.11" xml:lang="en">\n',
+             "  <siteinfo><sitename>Fake</sitename><dbname>fakewiki</dbname></siteinfo>\n"]
+    for page in wiki.pages.values():
+        redirect = f"    <redirect title={quoteattr(page.redirect_to)} />\n" if page.redirect_to else ""
+        text = "" if not page.has_revision else (
+            f'      <text bytes="{len(page.wikitext.encode())}" xml:space="preserve">{escape(page.wikitext)}</text>\n')
+        parts.append(f"  <page>\n    <title>{escape(page.title)}</title>\n    <ns>{page.ns}</ns>\n"
+                     f"    <id>{page.pageid}</id>\n{redirect}    <revision>\n      <id>{page.pageid * 10}</id>\n"
+                     f"{text}    </revision>\n  </page>\n")
+    parts.append("</mediawiki>\n")
+    data = "".join(parts).encode("utf-8")
+    path.write_bytes(bz2.compress(data) if compress else data)
+    return path

@@ -48,6 +48,30 @@ class MaxLagError(WikiRateLimitError):
 _TRANSIENT_API_ERRORS = ("internal_api_error", "readonly", "ratelimited", "maxlag")
 
 
+class _Throttle:
+    """At most one request per `interval` to one API URL, shared by every client of this process."""
+
+    _all: dict[str, "_Throttle"] = {}
+    _registry_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next_slot = 0.0
+
+    @classmethod
+    def for_url(cls, url: str) -> "_Throttle":
+        with cls._registry_lock:
+            return cls._all.setdefault(url, cls())
+
+    def wait(self, interval: float) -> None:
+        with self.lock:
+            now = time.monotonic()
+            wait = self.next_slot - now
+            self.next_slot = max(now, self.next_slot) + interval
+        if wait > 0:
+            time.sleep(wait)
+
+
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, MediaWikiApiError):
         return exc.code.startswith(_TRANSIENT_API_ERRORS)
@@ -82,9 +106,8 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
         self.retry_wait_s = retry_wait_s
         self.max_wait_s = max_wait_s
         self.requests_sent = 0
-        self._throttle_lock = threading.Lock()
-        self._next_slot = 0.0
-        self._backoff = wait_exponential_jitter(initial=retry_wait_s, max=max_wait_s)
+        self._throttle = _Throttle.for_url(api_url)
+        self._backoff = wait_exponential_jitter(initial=retry_wait_s, max=max_wait_s, jitter=retry_wait_s)
 
     @classmethod
     def from_settings(cls, live: dict[str, Any], api_url: str | None = None, **httpx_kwargs: Any) -> "MediaWikiClient":
@@ -111,14 +134,6 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
             raise MediaWikiApiError(url, code, info)
         return body
 
-    def _throttle(self) -> None:
-        with self._throttle_lock:
-            now = time.monotonic()
-            wait = self._next_slot - now
-            self._next_slot = max(now, self._next_slot) + self.min_interval_s
-        if wait > 0:
-            time.sleep(wait)
-
     def _wait(self, retry_state: Any) -> float:
         exc = retry_state.outcome.exception()
         if isinstance(exc, WikiRateLimitError) and exc.retry_after is not None:
@@ -126,7 +141,7 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
         return float(self._backoff(retry_state))
 
     def _attempt(self, url: str, params: dict[str, Any]) -> dict[str, Any]:
-        self._throttle()
+        self._throttle.wait(self.min_interval_s)
         self.requests_sent += 1
         try:
             return self._do_get(url, params)

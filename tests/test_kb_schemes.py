@@ -1,0 +1,67 @@
+"""Type schemes: the packaged ones load, a user's folder adds or overrides schemes, bad files fail clearly."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb.errors import SchemeError
+from kb.schemes import SCHEMES_ENV, available_schemes, load_scheme
+
+FIXTURE_SCHEME = Path(__file__).resolve().parent / "fixtures" / "wiki" / "scheme_fixture.yaml"
+
+
+@pytest.mark.parametrize("name, types", [
+    ("conll2003", ["PER", "LOC", "ORG", "MISC"]),
+    ("genia", ["protein", "DNA", "RNA", "cell_type", "cell_line"]),
+    ("cadec", ["ADR"]),
+    ("wnut17", ["person", "location", "group", "creative-work", "corporation", "product"]),
+    ("demo", ["PER", "LOC", "ORG", "MISC"]),
+])
+def test_packaged_schemes_cover_the_corpus_labels(name: str, types: list[str]) -> None:
+    scheme = load_scheme(name)
+    assert scheme.type_names == types
+    for spec in scheme.types:
+        assert spec.categories and all(c.startswith("Category:") for c in spec.categories)
+        assert spec.descriptions
+
+
+def test_demo_extends_conll_with_smaller_limits() -> None:
+    demo, conll = load_scheme("demo"), load_scheme("conll2003")
+    assert demo.types == conll.types
+    assert demo.limits.max_entities_per_type < conll.limits.max_entities_per_type
+    assert demo.fingerprint() != conll.fingerprint()
+
+
+def test_a_user_folder_adds_a_scheme_without_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mine.yaml").write_text(
+        "name: mine\nextends: conll2003\ntypes:\n  PER:\n    categories: ['Category:Poets']\n"
+        "    descriptions: [poet]\n", encoding="utf-8")
+    monkeypatch.setenv(SCHEMES_ENV, str(tmp_path))
+    assert "mine" in available_schemes()
+    mine = load_scheme("mine")
+    assert mine.type_names == ["PER", "LOC", "ORG", "MISC"]
+    assert mine.type("PER").descriptions == ("poet",)
+    assert mine.type("LOC") == load_scheme("conll2003").type("LOC")
+
+
+def test_a_scheme_loads_from_a_file_path() -> None:
+    assert load_scheme(FIXTURE_SCHEME).name == "fixture"
+
+
+@pytest.mark.parametrize("body, message", [
+    ("types: {A: {}}\n", "'name' is missing"),
+    ("name: x\n", "'types' is missing"),
+    ("name: x\ntypes: {A: {categories: [Poets]}}\n", "must start with 'Category:'"),
+    ("name: x\ntypes: {A: {colour: red}}\n", "unknown keys"),
+    ("name: x\nlimits: {category_depth: -1}\ntypes: {A: {}}\n", "non-negative"),
+    ("name: x\nextends: nowhere\n", "unknown scheme 'nowhere'"),
+    ("name: [x\n", "not valid YAML"),
+])
+def test_bad_scheme_files_name_the_file_and_the_problem(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(SchemeError, match=message) as info:
+        load_scheme(path)
+    if "unknown scheme" not in message:
+        assert str(path) in str(info.value)
