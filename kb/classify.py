@@ -13,7 +13,8 @@ from fnmatch import fnmatchcase
 from .schemes import Scheme
 
 _HEAD_STOP = re.compile(
-    r"\s(?:in|of|by|from|on|for|at|with|found|located|based|that|who|which|and\s+\w+\s+of|near|between|during)\s|[,;(–—:]",
+    r"\s(?:in|of|by|from|on|for|at|with|found|located|situated|based|that|who|which|near|between|during"
+    r"|primarily|mainly|largely|mostly|chiefly|partly|spanning|straddling)\s|[,;(–—:]",
     re.IGNORECASE,
 )
 

