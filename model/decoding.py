@@ -96,14 +96,19 @@ def greedy_decode(model: PointerNER, state: EncoderState) -> list[list[int]]:
 
 @torch.no_grad()
 def beam_decode(model: PointerNER, state: EncoderState, num_beams: int = 4, length_penalty: float = 1.0) -> list[list[int]]:
-    """Beam search over the allowed outputs; the best beam by log-probability / length**length_penalty."""
+    """Beam search over the allowed outputs, in the manner of Hugging Face's.
+
+    Each step ranks 2k candidates per sentence: an END among the k best leaves the beam as a finished
+    hypothesis scored log-probability / length**length_penalty; the k best others continue. A sentence
+    stops once it holds k finished hypotheses that no live beam can beat (HF's `early_stopping=False`
+    test), or when its budget ends (the constraints make every beam end by then).
+    """
     if num_beams <= 1:
         return greedy_decode(model, state)
     b = state.word_mask.shape[0]
     k = num_beams
     device = state.word_mask.device
-    expand = torch.arange(b, device=device).repeat_interleave(k)
-    state = state.index_select(expand)
+    state = state.index_select(torch.arange(b, device=device).repeat_interleave(k))
     n = b * k
     st = DecodeState(
         torch.full((n,), -1, dtype=torch.long, device=device),
@@ -112,36 +117,54 @@ def beam_decode(model: PointerNER, state: EncoderState, num_beams: int = 4, leng
     )
     scores = torch.full((b, k), NEG_INF, device=device)
     scores[:, 0] = 0.0
-    lengths = torch.zeros(n, device=device)
     cache = model.new_cache()
     prev = torch.full((n, 1), START, dtype=torch.long, device=device)
     seqs = torch.zeros((n, 0), dtype=torch.long, device=device)
     base = (torch.arange(b, device=device) * k).unsqueeze(1)
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(b)]
+    done = torch.zeros(b, dtype=torch.bool, device=device)
     for step in range(int(st.budget.max())):
         logits, cache = model.decode_step(state, prev, cache)
         logp = logits[:, -1].float().log_softmax(-1)
-        allowed = allowed_mask(model, st, state.word_mask, step)
-        logp = logp.masked_fill(~allowed, NEG_INF)
-        logp = torch.where(st.finished.unsqueeze(1), torch.where(allowed, 0.0, NEG_INF), logp)
+        logp = logp.masked_fill(~allowed_mask(model, st, state.word_mask, step), NEG_INF)
         v = logp.shape[-1]
         cand = (scores.reshape(n, 1) + logp).reshape(b, k * v)
-        top, idx = cand.topk(k, dim=-1)
-        beam = idx // v
-        tokens = (idx % v).reshape(n)
-        rows = (base + beam).reshape(n)
-        cache.reorder_cache(rows)
-        st = st.reorder(rows)
-        lengths = lengths[rows] + (~st.finished).float()
-        seqs = torch.cat([seqs[rows], tokens.unsqueeze(1)], dim=1)
-        scores = top
-        st = advance(model, st, tokens)
-        prev = tokens.unsqueeze(1)
-        if bool(st.finished.all()):
+        top, idx = cand.topk(2 * k, dim=-1)
+        tokens = idx % v
+        rows = base + idx // v
+        is_end = tokens == END
+        length = float(step + 1) ** length_penalty
+        for bi, rank in (is_end & torch.isfinite(top)).nonzero().tolist():
+            if rank < k and not bool(done[bi]):
+                row = int(rows[bi, rank])
+                finished[bi].append((float(top[bi, rank]) / length, seqs[row].tolist() + [END]))
+        # the k best candidates that do not end continue
+        order = torch.where(is_end, 2 * k + torch.arange(2 * k, device=device), torch.arange(2 * k, device=device))
+        keep = order.argsort(dim=-1)[:, :k]
+        scores = top.gather(1, keep)
+        for bi in range(b):
+            hyps = finished[bi]
+            if len(hyps) >= k:
+                hyps.sort(key=lambda h: -h[0])
+                del hyps[k:]
+                best_live = float(scores[bi].max()) / float(step + 2) ** length_penalty
+                done[bi] = bool(done[bi]) or hyps[-1][0] >= best_live
+        scores = scores.masked_fill(done.unsqueeze(1), NEG_INF)
+        pick = rows.gather(1, keep).reshape(n)
+        nxt = tokens.gather(1, keep).reshape(n)
+        cache.reorder_cache(pick)
+        st = advance(model, st.reorder(pick), nxt)
+        seqs = torch.cat([seqs[pick], nxt.unsqueeze(1)], dim=1)
+        prev = nxt.unsqueeze(1)
+        if bool(done.all()) or not bool(torch.isfinite(scores).any()):
             break
-    norm = scores.reshape(n) / lengths.clamp(min=1.0).pow(length_penalty)
-    norm = torch.where(torch.isfinite(scores.reshape(n)), norm, torch.full_like(norm, NEG_INF))
-    best = norm.reshape(b, k).argmax(-1) + base.squeeze(1)
-    return [_strip(s) for s in seqs[best].tolist()]
+    out = []
+    for bi in range(b):
+        if finished[bi]:
+            out.append(max(finished[bi], key=lambda h: h[0])[1])
+        else:  # no beam ended within the budget: the best live one, as far as it got
+            out.append(seqs[base[bi, 0] + int(scores[bi].argmax())].tolist())
+    return out
 
 
 def decode(model: PointerNER, state: EncoderState, num_beams: int | None = None) -> list[list[int]]:

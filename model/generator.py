@@ -14,17 +14,21 @@ All attention runs through the standard BART modules, and the two forward passes
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+import yaml
 from torch import nn
 from transformers import AutoModel, BartModel, PreTrainedModel
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
+from .backbone import set_layer_norm_eps
 from .config import TypePriorConfig
 from .targets import END
 from .tokenization import NUM_SHAPES
 
+TYPE_NAMES = Path(__file__).with_name("type_names.yaml")
 START = -1  # decoder start symbol; not an output, so outside the target id space
 PAD = -100  # padding in label and decoder-input tensors (ignored by the loss)
 
@@ -116,10 +120,18 @@ class PointerNER(PreTrainedModel):
         self.post_init()
         if self.shape_embeddings is not None:
             nn.init.zeros_(self.shape_embeddings.weight)  # starts as a no-op on the backbone's function
-        set_eps = config.layer_norm_eps
-        for sub in self.bart.modules():
-            if isinstance(sub, nn.LayerNorm):
-                sub.eps = set_eps
+        set_layer_norm_eps(self.bart, config.layer_norm_eps)
+
+    @torch.no_grad()
+    def init_type_embeddings_from_names(self, tokenizer: Any) -> None:
+        """BARTNER's start for a type vector: the mean embedding of the sub-words of its name ("LOC" → "loc")."""
+        weight = self.type_embeddings.embedding.weight
+        names = yaml.safe_load(TYPE_NAMES.read_text()) or {}
+        for c, name in enumerate(self.config.entity_types):
+            readable = str(names.get(name, name)).replace("_", " ").replace("-", " ").lower()
+            ids = tokenizer(readable, add_special_tokens=False)["input_ids"]
+            if ids:
+                weight[c] = self._token_embed(torch.tensor(ids, device=weight.device)).mean(0)
 
     # -- the output space ---------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ def build_model(
         torch.manual_seed(seed)
         model = PointerNER(cfg)
     model.bart.load_state_dict(bb.model.state_dict())
+    model.init_type_embeddings_from_names(bb.tokenizer)
     return model, bb.tokenizer
 
 

@@ -114,20 +114,39 @@ def test_generated_sequences_are_well_formed(tagger: Tagger) -> None:
             assert delinearize(seq, tagger.vocab, num_words=n).dropped == 0
 
 
-def test_beam_of_one_is_greedy_and_beams_score_at_least_greedy(tagger: Tagger) -> None:
+def _logprob(m: PointerNER, state, i: int, seq: list[int]) -> float:
+    one = state.index_select(torch.tensor([i]))
+    logits, _ = m.decode_step(one, torch.tensor([[START] + seq[:-1]]))
+    return float(logits.log_softmax(-1)[0, torch.arange(len(seq)), torch.tensor(seq)].sum())
+
+
+def test_beam_of_one_is_greedy(tagger: Tagger) -> None:
     b = _batch(tagger, SENTS)
     w = b.words
     m = tagger.model
     state = m.encode(w.input_ids, w.attention_mask, w.word_index, w.word_mask, w.shape_ids)
     assert beam_decode(m, state, num_beams=1) == greedy_decode(m, state)
 
-    def logprob(i: int, seq: list[int]) -> float:
-        one = state.index_select(torch.tensor([i]))
-        prev = torch.tensor([[START] + seq[:-1]])
-        logits, _ = m.decode_step(one, prev)
-        return float(logits.log_softmax(-1)[0, torch.arange(len(seq)), torch.tensor(seq)].sum())
 
+def test_a_wide_beam_finds_the_best_well_formed_sequence(tagger: Tagger, monkeypatch) -> None:
+    """Two words and a budget of five steps: few enough sequences to enumerate them all."""
+    m = tagger.model
+    monkeypatch.setattr(m.config, "max_len", 4)
+    monkeypatch.setattr(m.config, "max_len_a", 0.0)
+    sents = [Sentence(["New", "York"]), Sentence(["knee", "pain"])]
+    w = _batch(tagger, sents).words
+    p, types = tagger.vocab.pointer_offset, range(1, 1 + len(TYPES))
+    entities = [[p + i for i in ws] + [t] for ws in ([0], [1], [0, 1]) for t in types]
+    candidates = [[END]] + [e + [END] for e in entities] + [e + f + [END] for e in entities for f in entities if len(e + f) < 5]
     with torch.no_grad():
-        greedy, beam = greedy_decode(m, state), beam_decode(m, state, num_beams=4, length_penalty=0.0)
-        for i in range(3):
-            assert logprob(i, beam[i]) >= logprob(i, greedy[i]) - 1e-4
+        state = m.encode(w.input_ids, w.attention_mask, w.word_index, w.word_mask, w.shape_ids)
+        greedy = greedy_decode(m, state)
+        for penalty in (0.0, 1.0):
+            found = beam_decode(m, state, num_beams=64, length_penalty=penalty)
+            for i in range(len(sents)):
+                value = lambda c: _logprob(m, state, i, c) / len(c) ** penalty  # noqa: E731
+                assert found[i] == max(candidates, key=value)
+                assert value(found[i]) >= value(greedy[i]) - 1e-5
+                assert delinearize(found[i], tagger.vocab, num_words=2).dropped == 0
+            if penalty:
+                assert any(len(f) > 1 for f in found)  # the averaged optimum is not the empty sequence
