@@ -78,7 +78,7 @@ def project_path(path: str | Path) -> Path:
 
 def output_dir(kind: str, given: str | Path | None = None) -> Path:
     """models_dir or reports_dir from defaults.yaml (or the folder given), created."""
-    path = Path(given) if given is not None else Path(defaults()[f"{kind}_dir"])
+    path = (Path(given) if given is not None else Path(defaults()[f"{kind}_dir"])).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
