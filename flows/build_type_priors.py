@@ -12,7 +12,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from kb.build import BuildPlan, aggregate, embed, plan_build, start_build, weigh
-from kb.embeddings import Encoder, default_model_path, model_id
+from kb.embeddings import Encoder, encoder_id
 from kb.entities import extract_entities
 from kb.harvest import harvest
 from kb.settings import load_settings
@@ -41,25 +41,23 @@ def parse_task(warehouse: str, scheme: str, source: str, schemes_dir: str | None
 
 
 @task(name="weigh", cache_policy=NO_CACHE)
-def weigh_task(warehouse: str, build_id: int, scheme: str, schemes_dir: str | None) -> int:
-    from kb.schemes import load_scheme
-
+def weigh_task(warehouse: str, build_id: int) -> int:
     with KBStore.open(warehouse) as store:
-        return weigh(store, build_id, load_scheme(scheme, schemes_dir))
+        return weigh(store, build_id)
 
 
 @task(name="embed", cache_policy=NO_CACHE)
-def embed_task(warehouse: str, build_id: int, model: str | None, config: str | None, progress: bool) -> int:
-    settings = load_settings(config)["embedding"]
-    encoder = Encoder.load(model, settings["batch_size"], settings["normalize"])
+def embed_task(warehouse: str, build_id: int, model: str | None, config: str | None,
+               progress: bool) -> tuple[int, str]:
+    encoder = Encoder.from_settings(model, load_settings(config)["embedding"])
     with KBStore.open(warehouse) as store:
-        return embed(store, build_id, encoder, progress)
+        return embed(store, build_id, encoder, progress), encoder.model_id
 
 
 @task(name="aggregate", cache_policy=NO_CACHE)
-def aggregate_task(warehouse: str, build_id: int, model: str | None) -> str:
+def aggregate_task(warehouse: str, build_id: int, encoder_id: str) -> str:
     with KBStore.open(warehouse) as store:
-        return aggregate(store, build_id, model_id(model or default_model_path()))
+        return aggregate(store, build_id, encoder_id)
 
 
 @flow(name="build_type_priors")
@@ -71,7 +69,7 @@ def build_type_priors(warehouse: str, scheme: str, sources: list[str], model: st
     harvest_retrying = harvest_task.with_options(retries=int(flow_settings["harvest_retries"]),
                                                  retry_delay_seconds=float(flow_settings["harvest_retry_delay_s"]))
     with KBStore.open(warehouse) as store:
-        build_id = start_build(store, plan, model_id(model or default_model_path()))
+        build_id = start_build(store, plan, encoder_id(model, plan.settings["embedding"]["max_seq_length"]))
     try:
         parsed = []
         for spec, source in zip(sources, plan.sources):
@@ -80,9 +78,9 @@ def build_type_priors(warehouse: str, scheme: str, sources: list[str], model: st
             parsed.append(parse_task.submit(warehouse, scheme, spec, schemes_dir, config, wait_for=harvests))
         for future in parsed:
             future.result()
-        weigh_task(warehouse, build_id, scheme, schemes_dir)
-        embed_task(warehouse, build_id, model, config, progress)
-        aggregate_task(warehouse, build_id, model)
+        weigh_task(warehouse, build_id)
+        _, used_encoder = embed_task(warehouse, build_id, model, config, progress)
+        aggregate_task(warehouse, build_id, used_encoder)
     except BaseException as err:
         with KBStore.open(warehouse) as store:
             store.fail_build(build_id, f"{type(err).__name__}: {err}")

@@ -70,12 +70,13 @@ def plan_build(scheme: str | Scheme, sources: list[str] | str, settings: dict[st
 
 def start_build(store: KBStore, plan: BuildPlan, model_id: str) -> int:
     return store.start_build(plan.scheme.name, [s.key for s in plan.sources], model_id,
-                             plan.config_hash(model_id), json.dumps(plan.config(model_id), default=list))
+                             plan.config_hash(model_id), json.dumps(plan.config(model_id), default=list),
+                             plan.scheme.limits.max_entities_per_type)
 
 
-def weigh(store: KBStore, build_id: int, scheme: Scheme) -> int:
+def weigh(store: KBStore, build_id: int) -> int:
     """θ in SQL (kb/sql/theta.sql) over the build's typed entities; returns the number of weighted entities."""
-    return store.compute_weights(build_id, scheme.limits.max_entities_per_type)
+    return store.compute_weights(build_id)
 
 
 def embed(store: KBStore, build_id: int, encoder: Encoder, progress: bool = True) -> int:
@@ -94,8 +95,7 @@ def aggregate(store: KBStore, build_id: int, model_id: str) -> str:
 def run_build(warehouse: str | Path | Warehouse, plan: BuildPlan, encoder: Encoder | None = None,
               progress: bool = True) -> BuildResult:
     """The whole build in this process, one step after the other. A failure marks the build failed."""
-    encoder = encoder or Encoder.load(plan.model_path, plan.settings["embedding"]["batch_size"],
-                                      plan.settings["embedding"]["normalize"])
+    encoder = encoder or Encoder.from_settings(plan.model_path, plan.settings["embedding"])
     with KBStore.open(warehouse) as store:
         build_id = start_build(store, plan, encoder.model_id)
         try:
@@ -105,7 +105,7 @@ def run_build(warehouse: str | Path | Warehouse, plan: BuildPlan, encoder: Encod
                     result.harvests.append(harvest(store, source, plan.scheme, partition, progress=progress))
             for source in plan.sources:
                 result.entities[source.key] = extract_entities(store, source.key, plan.scheme, plan.settings)
-            result.weights = weigh(store, build_id, plan.scheme)
+            result.weights = weigh(store, build_id)
             result.embedded = embed(store, build_id, encoder, progress)
             result.content_hash = aggregate(store, build_id, encoder.model_id)
         except BaseException as err:

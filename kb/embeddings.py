@@ -37,6 +37,11 @@ def model_id(path: str | Path) -> str:
     return f"{path.name}@{h.hexdigest()[:12]}"
 
 
+def encoder_id(path: str | Path | None, max_seq_length: int | None) -> str:
+    """The cache id of a model used with a token cap: the same names under another cap may embed differently."""
+    return f"{model_id(path or default_model_path())}/seq{max_seq_length or 'full'}"
+
+
 @dataclass
 class Encoder:
     """A loaded sentence-transformers model and its id in the embedding cache."""
@@ -48,12 +53,19 @@ class Encoder:
 
     @classmethod
     def load(cls, path: str | Path | None = None, batch_size: int = 256, normalize: bool = True,
-             device: str | None = None) -> "Encoder":
+             device: str | None = None, max_seq_length: int | None = 32) -> "Encoder":
         from sentence_transformers import SentenceTransformer
 
         path = Path(path) if path is not None else default_model_path()
         model = SentenceTransformer(str(path), device=device or "cpu")
-        return cls(model, model_id(path), batch_size, normalize)
+        if max_seq_length:
+            model.max_seq_length = min(int(model.max_seq_length or max_seq_length), int(max_seq_length))
+        return cls(model, encoder_id(path, max_seq_length), batch_size, normalize)
+
+    @classmethod
+    def from_settings(cls, path: str | Path | None, embedding: dict[str, Any]) -> "Encoder":
+        return cls.load(path, embedding["batch_size"], embedding["normalize"],
+                        max_seq_length=embedding.get("max_seq_length"))
 
     @property
     def dim(self) -> int:

@@ -174,12 +174,14 @@ class KBStore:
 
     # ---- builds ----------------------------------------------------------------------------------------------
 
-    def start_build(self, scheme: str, sources: list[str], model_id: str, config_hash: str, config_json: str) -> int:
+    def start_build(self, scheme: str, sources: list[str], model_id: str, config_hash: str, config_json: str,
+                    max_entities: int | None = None) -> int:
         with self.write():
             row = self.con.execute(
-                "INSERT INTO kb_builds (scheme, sources, model_id, config_hash, config_json, started_at, status) "
-                "VALUES ($c, $s, $m, $h, $j, $at, 'running') RETURNING build_id",
-                {"c": scheme, "s": sources, "m": model_id, "h": config_hash, "j": config_json, "at": utcnow()},
+                "INSERT INTO kb_builds (scheme, sources, model_id, config_hash, config_json, max_entities, started_at, "
+                "status) VALUES ($c, $s, $m, $h, $j, $k, $at, 'running') RETURNING build_id",
+                {"c": scheme, "s": sources, "m": model_id, "h": config_hash, "j": config_json, "k": max_entities,
+                 "at": utcnow()},
             ).fetchone()
         return int(row[0])
 
@@ -197,11 +199,14 @@ class KBStore:
             self.con.execute("UPDATE kb_builds SET status = 'failed', finished_at = $at, error = $e "
                              "WHERE build_id = $b", {"at": utcnow(), "e": error[:2000], "b": build_id})
 
-    def compute_weights(self, build_id: int, max_entities: int | None) -> int:
-        """Run kb/sql/theta.sql for the build (replacing earlier weights of it); returns the rows written."""
+    def compute_weights(self, build_id: int) -> int:
+        """Store θ of the build from kb/sql/theta.sql (replacing earlier weights of it); returns the rows written."""
         with self.write():
             self.con.execute("DELETE FROM kb_weights WHERE build_id = $build_id", {"build_id": build_id})
-            self.con.execute(sql_file("theta.sql"), {"build_id": build_id, "max_entities": max_entities})
+            self.con.execute(
+                "INSERT INTO kb_weights (build_id, entity_type, title, name, frequency, theta) "
+                f"SELECT build_id, entity_type, title, name, frequency, theta FROM ({sql_file('theta.sql')}) "
+                "WHERE build_id = $build_id", {"build_id": build_id})
             n = self.con.execute("SELECT count(*) FROM kb_weights WHERE build_id = $b", {"b": build_id}).fetchone()
         return int(n[0])
 

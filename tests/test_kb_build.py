@@ -63,6 +63,19 @@ def test_a_build_weighs_embeds_and_aggregates(dump: Path, warehouse_path: Path, 
         assert wh.query("SELECT typeof(vector) AS t FROM kb_type_vectors LIMIT 1")[0]["t"] == "FLOAT[384]"
 
 
+def test_theta_recomputes_read_only_through_typeprior_sql(dump: Path, warehouse_path: Path, encoder: Encoder) -> None:
+    from kb.store import sql_file
+    from warehouse.sql import run_readonly
+
+    result = run_build(warehouse_path, plan_build(str(SCHEME), [f"dump:{dump}"]), encoder, progress=False)
+    columns, rows = run_readonly(warehouse_path, sql_file("theta.sql"))
+    recomputed = {(r[columns.index("entity_type")], r[columns.index("title")]): r[columns.index("theta")]
+                  for r in rows if r[columns.index("build_id")] == result.build_id}
+    with open_warehouse(warehouse_path) as wh:
+        stored = {(r["entity_type"], r["title"]): r["theta"] for r in wh.query("SELECT * FROM kb_weights")}
+    assert recomputed == pytest.approx(stored) and len(stored) == 10
+
+
 def test_a_rebuild_embeds_nothing_new_and_keeps_the_content_hash(dump: Path, warehouse_path: Path,
                                                                   encoder: Encoder) -> None:
     plan = plan_build(str(SCHEME), [f"dump:{dump}"])

@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS kb_builds (
     model_id     VARCHAR NOT NULL,
     config_hash  VARCHAR NOT NULL,
     config_json  VARCHAR NOT NULL,
+    max_entities INTEGER,                   -- entities kept per type by θ (the scheme's limit; NULL = all)
     started_at   TIMESTAMP NOT NULL,
     finished_at  TIMESTAMP,
     status       VARCHAR NOT NULL,          -- 'running', 'done', 'failed'
