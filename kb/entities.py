@@ -71,7 +71,8 @@ def _non_entity(title: str, patterns: list[str]) -> bool:
 def extract_entities(store: KBStore, source_key: str, scheme: Scheme, settings: dict[str, Any]) -> EntityCounts:
     """Type every page of `source_key` under `scheme` and store entities, in-links and aliases (replacing any)."""
     non_entity = settings["typing"]["non_entity_titles"]
-    redirects: dict[str, str] = {}
+    redirects: dict[str, str] = {r["alias"]: r["title"] for r in store.query(
+        "SELECT alias, title FROM kb_aliases WHERE source_key = $s", {"s": source_key})}
     links: Counter[str] = Counter()
     extracts: dict[str, str] = {}
     titles: list[str] = []

@@ -161,3 +161,45 @@ def test_real_pages_come_through_the_live_source(shared_data: Path) -> None:
         assert titles == {"Toronto", "Bodmin"}
         toronto = next(i for i in items if i.title == "Toronto")
         assert "Infobox settlement" in toronto.content and toronto.aliases == ["Redirect"]
+
+
+_HARVEST_SCRIPT = """
+import sys
+from kb.harvest import harvest
+from kb.schemes import load_scheme
+from kb.sources import LiveSource, MediaWikiClient
+from kb.store import KBStore
+client = MediaWikiClient(sys.argv[1], "typeprior-tests/0.1 (tests@example.org)", min_interval_s=0.0, timeout_s=60)
+with KBStore.open(sys.argv[2]) as store:
+    harvest(store, LiveSource(client, batch_size=1), load_scheme(sys.argv[3]), "PER", progress=False)
+"""
+
+
+def test_a_harvest_killed_midway_continues_where_it_stopped(server: FakeMediaWiki, warehouse_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    server.inject("timeout", times=1, delay=30.0, only=lambda p: p.get("titles") == "Grace Hopper")
+    proc = subprocess.Popen([sys.executable, "-c", _HARVEST_SCRIPT, server.url, str(warehouse_path), str(SCHEME)],
+                            cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        deadline = time.monotonic() + 60
+        while not any(r["params"].get("titles") == "Grace Hopper" for r in server.requests):
+            assert proc.poll() is None and time.monotonic() < deadline, "the harvest ended before the slow page"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    server.clear_faults()
+    server.requests.clear()
+    source = LiveSource(client_for(server), batch_size=1)
+    with KBStore.open(warehouse_path) as store:
+        held = store.query("SELECT title FROM kb_raw_pages ORDER BY title")
+        assert [r["title"] for r in held] == ["Ada Lovelace", "Alan Turing", "Charles Babbage"]
+        report = harvest(store, source, load_scheme(SCHEME), "PER", progress=False)
+        assert (report.already_held, report.fetched, report.skipped) == (3, 1, 1)
+        assert [r["params"].get("titles") for r in server.requests] == ["Grace Hopper", "Stub without revision"]
+        assert store.query("SELECT count(*) AS n FROM kb_raw_pages")[0]["n"] == 4
