@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from transformers import PreTrainedTokenizerBase
 
@@ -130,7 +131,11 @@ def load(
     if config.model_type != TypePriorConfig.model_type:
         raise ModelFolderError(f"model folder {folder} is a {config.model_type!r} model, not {TypePriorConfig.model_type!r}")
     model = PointerNER(config)
-    missing, unexpected = load_model(model, str(folder / WEIGHTS), strict=False, device=str(device))
+    weights = folder / WEIGHTS
+    try:
+        missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))
+    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
+        raise ModelFolderError(f"{weights} is not a readable safetensors file for this model ({err})") from err
     if missing or unexpected:
         raise ModelFolderError(
             f"model folder {folder}: weights do not match its config (missing {sorted(missing)[:5]}, "
@@ -139,5 +144,10 @@ def load(
     model.to(device)
     model.eval()
     tokenizer = load_tokenizer(folder)
-    priors = load_file(str(folder / PRIORS), device=str(device)) if (folder / PRIORS).is_file() else {}
+    priors: dict[str, torch.Tensor] = {}
+    if (folder / PRIORS).is_file():
+        try:
+            priors = load_file(str(folder / PRIORS), device=str(device))
+        except (SafetensorError, OSError) as err:
+            raise ModelFolderError(f"{folder / PRIORS} is not a readable safetensors file ({err})") from err
     return model, tokenizer, priors

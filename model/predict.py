@@ -1,6 +1,7 @@
 """A trained model bundled with its tokenizer: predict on raw text or token lists, evaluate, save, load."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -16,6 +17,8 @@ from .generator import PointerNER
 from .metrics import score
 from .targets import TargetVocab, delinearize
 from .tokenization import Word, WordEncoder, split_words
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,22 +75,34 @@ class Tagger:
         self.model.eval()
         out: list[list[Entity]] = [[] for _ in sentences]
         dropped = 0
-        order = sorted((i for i, s in enumerate(sentences) if len(s)), key=lambda i: len(sentences[i]))
+        pieces: list[tuple[int, int, list[str]]] = []  # (sentence, first word, words)
+        for i, s in enumerate(sentences):
+            if not len(s):
+                continue
+            parts = self.encoder.chunks(s)
+            if len(parts) > 1:
+                log.warning(
+                    "sentence %d is too long for the encoder (%d words): tagged in %d chunks; "
+                    "entities across chunk edges are lost",
+                    i, len(s), len(parts),
+                )
+            pieces.extend((i, first, words) for first, words in parts)
+        pieces.sort(key=lambda p: len(p[2]))
         try:
-            for k in range(0, len(order), batch_size):
-                idx = order[k : k + batch_size]
+            for k in range(0, len(pieces), batch_size):
+                chunk = pieces[k : k + batch_size]
                 batch = encode_sentences(
-                    [Sentence(list(sentences[i])) for i in idx], self.encoder, self.vocab, with_labels=False
+                    [Sentence(list(words)) for _, _, words in chunk], self.encoder, self.vocab, with_labels=False
                 ).to(self.device)
                 w = batch.words
                 state = self.model.encode(w.input_ids, w.attention_mask, w.word_index, w.word_mask, w.shape_ids)
-                for i, seq in zip(idx, decode(self.model, state, num_beams)):
-                    d = delinearize(seq, self.vocab, num_words=len(sentences[i]))
-                    out[i] = d.entities
+                for (i, first, words), seq in zip(chunk, decode(self.model, state, num_beams)):
+                    d = delinearize(seq, self.vocab, num_words=len(words))
+                    out[i].extend(Entity(tuple(first + j for j in e.indices), e.type) for e in d.entities)
                     dropped += d.dropped
         finally:
             self.model.train(was_training)
-        return Predictions(out, dropped)
+        return Predictions([sorted(set(es), key=entity_order) for es in out], dropped)
 
     def predict(
         self, inputs: str | Sequence[str] | Sequence[Sequence[str]], batch_size: int = 32, num_beams: int | None = None

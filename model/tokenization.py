@@ -6,12 +6,15 @@ character) is fed as the unknown token so that every word keeps a position.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from transformers import PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
 
 WORD_PATTERN = re.compile(r"\w+(?:[-'’.]\w+)*|[^\w\s]", re.UNICODE)
 
@@ -91,6 +94,32 @@ class WordEncoder:
             out.append(w)
         return out
 
+    def chunks(self, words: Sequence[str]) -> list[tuple[int, list[str]]]:
+        """Split a sentence longer than the encoder into (first word index, words) pieces that fit it.
+
+        A sentence that fits comes back whole. Pieces break between words, never inside one.
+        """
+        words = list(words)
+        room = self.max_length - self.tokenizer.num_special_tokens_to_add()
+        if len(words) * 2 <= room:  # cheap test first: words rarely exceed two sub-words
+            return [(0, words)]
+        enc = self.tokenizer(self._clean(words), is_split_into_words=True, add_special_tokens=False)
+        sizes = [0] * len(words)
+        for wid in enc.word_ids():
+            if wid is not None:
+                sizes[wid] += 1
+        if sum(sizes) <= room:
+            return [(0, words)]
+        out: list[tuple[int, list[str]]] = []
+        start, used = 0, 0
+        for i, size in enumerate(sizes):
+            if used + size > room and i > start:
+                out.append((start, words[start:i]))
+                start, used = i, 0
+            used += size
+        out.append((start, words[start:]))
+        return out
+
     def encode(self, sentences: Sequence[Sequence[str]]) -> EncodedWords:
         if not sentences:
             raise ValueError("encode() needs at least one sentence")
@@ -119,6 +148,13 @@ class WordEncoder:
                     seen.add(wid)
                     word_index[i, wid] = pos
                     word_mask[i, wid] = True
+        kept = word_mask.sum(-1).tolist()
+        for i, words in enumerate(cleaned):
+            if kept[i] < len(words):
+                log.warning(
+                    "sentence %d is too long for the encoder (%d sub-words): truncated to %d of its %d words",
+                    i, self.max_length, kept[i], len(words),
+                )
         return EncodedWords(
             enc["input_ids"], enc["attention_mask"], word_index, word_mask, shape_ids, [len(s) for s in cleaned]
         )

@@ -81,3 +81,16 @@ def test_word_shapes() -> None:
     assert [word_shape(w) for w in ["paris", "Paris", "EU", "iPhone", "1990", "--", "I"]] == [
         SHAPE_LOWER, SHAPE_TITLE, SHAPE_UPPER, SHAPE_MIXED, SHAPE_DIGIT, SHAPE_OTHER, SHAPE_TITLE,
     ]
+
+
+def test_long_sentences_split_into_pieces_that_fit() -> None:
+    enc = WordEncoder(load_tokenizer(minilm_path()), max_length=12)
+    words = ["tokenization", "is", "fun"] * 5  # "tokenization" is two sub-words
+    pieces = enc.chunks(words)
+    assert len(pieces) > 1
+    assert [w for _, ws in pieces for w in ws] == words
+    assert [first for first, _ in pieces] == [sum(len(ws) for _, ws in pieces[:i]) for i in range(len(pieces))]
+    for _, ws in pieces:
+        batch = enc.encode([ws])
+        assert batch.word_mask[0].all()  # nothing truncated
+    assert enc.chunks(["short", "one"]) == [(0, ["short", "one"])]
