@@ -177,7 +177,7 @@ class Trainer:
         bs = self.cfg.batch_size
         return [[sentences[i] for i in order[k : k + bs]] for k in range(0, len(order), bs)]
 
-    def _step(self, batch: list[Sentence], opt, sched) -> float:
+    def _step(self, batch: list[Sentence], opt, sched) -> dict[str, float]:
         b = encode_sentences(batch, self.tagger.encoder, self.tagger.vocab).to(self.device)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             out = self.model(**b.model_inputs())
@@ -188,7 +188,10 @@ class Trainer:
         self.scaler.update()
         opt.zero_grad(set_to_none=True)
         sched.step()
-        return float(out.loss.detach())
+        losses = {"loss": float(out.loss.detach()), "entity_loss": float(out.entity_loss.detach())}
+        if out.relation_loss is not None:
+            losses["relation_loss"] = float(out.relation_loss.detach())
+        return losses
 
     def _save_checkpoint(self, opt, sched, state: dict[str, Any]) -> None:
         tensors, meta = _optimizer_to_files(opt)
@@ -229,12 +232,13 @@ class Trainer:
         for epoch in range(state["epoch"] + 1, cfg.epochs):
             torch.manual_seed(cfg.seed * 1000 + epoch)
             self.model.train()
-            losses = []
+            sums: dict[str, float] = {}
             bar = tqdm(self._batches(train, epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False)
-            for batch in bar:
-                losses.append(self._step(batch, opt, sched))
-                bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            record: dict[str, Any] = {"epoch": epoch, "loss": sum(losses) / len(losses)}
+            for n, batch in enumerate(bar, 1):
+                for k, v in self._step(batch, opt, sched).items():
+                    sums[k] = sums.get(k, 0.0) + v
+                bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
+            record: dict[str, Any] = {"epoch": epoch, **{k: v / n for k, v in sums.items()}}
             if dev:
                 scores = self.tagger.evaluate(dev, cfg.eval_batch_size, cfg.num_beams)
                 record.update({"dev_p": scores["p"], "dev_r": scores["r"], "dev_f1": scores["f1"], "dropped": scores["dropped"]})
