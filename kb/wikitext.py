@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import mwparserfromhell
 
-_REDIRECT = re.compile(r"^\s*#\s*(redirect|weiterleitung|redirection)\s*:?\s*\[\[([^\]|#]+)", re.IGNORECASE)
+_REDIRECT = re.compile(r"^\s*#\s*(redirect|weiterleitung|redirection|doorverwijzing)\b", re.IGNORECASE)
 _INFOBOX_PREFIXES = ("infobox", "inligtingskas", "info/", "ficha de", "infobox/")
 _CATEGORY_PREFIXES = ("category:", "kategorie:", "kategorie:", "catégorie:", "kategori:")
 _LANG_LINK = re.compile(r"^[a-z]{2,3}(-[a-z]+)?$")
@@ -46,8 +46,13 @@ class ParsedPage:
 
 
 def redirect_target(text: str) -> str | None:
-    m = _REDIRECT.match(text)
-    return normalize_title(m.group(2)) if m else None
+    """The page a redirect page points to (its first wikilink), or None for an article."""
+    if not _REDIRECT.match(text):
+        return None
+    links = mwparserfromhell.parse(text.split("\n", 1)[0]).filter_wikilinks()
+    if not links:
+        return None
+    return normalize_title(str(links[0].title).split("#", 1)[0]) or None
 
 
 def _infobox_name(name: str) -> str | None:

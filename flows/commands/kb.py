@@ -79,6 +79,10 @@ def show(
     console.print(f"build {build_id}  scheme {row['scheme']}  sources {', '.join(row['sources'])}  "
                   f"model {row['model_id']}  finished {row['finished_at']:%Y-%m-%d %H:%M:%S}")
     console.print(f"content hash {row['content_hash']}")
+    if any(source.startswith("snapshot:") for source in row["sources"]):
+        from kb.sources.snapshot import CREDIT
+
+        console.print(CREDIT, style="dim")
     table = Table("type", "entities", "‖E_t‖", f"top {top} (θ)")
     for entity_type, group in weights.groupby("entity_type", sort=True):
         best = group.nlargest(top, "theta")
