@@ -37,10 +37,17 @@ def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def _qualifier_words(title: str) -> set[str]:
+    m = re.search(r"\(([^)]*)\)\s*$", title)
+    return {w.lower() for w in _tokens(m.group(1)) if len(w) > 3} if m else set()
+
+
 def count_mentions(texts: dict[str, str], names: dict[str, str], max_words: int) -> Counter[str]:
     """How often each title's name occurs in the other texts: whole words, case-sensitive, the longest known name
-    at each position winning; a name several titles share splits its count between them."""
+    at each position winning; a name several titles share splits its count between them. A disambiguated title
+    ("Republic (Plato)") counts a mention of its bare name only in a text that also has a word of its qualifier."""
     by_key: dict[str, list[str]] = {}
+    qualifiers = {title: _qualifier_words(title) for title in names}
     for title, name in names.items():
         key = " ".join(_tokens(name))
         if key and len(key.split(" ")) <= max_words:
@@ -48,14 +55,20 @@ def count_mentions(texts: dict[str, str], names: dict[str, str], max_words: int)
     counts: Counter[str] = Counter()
     for own_title, text in texts.items():
         toks = _tokens(text)
+        lowered: set[str] | None = None
         i = 0
         while i < len(toks):
             for n in range(min(max_words, len(toks) - i), 0, -1):
                 sharers = by_key.get(" ".join(toks[i:i + n]))
                 if sharers:
                     for title in sharers:
-                        if title != own_title:
-                            counts[title] += 1.0 / len(sharers)
+                        if title == own_title:
+                            continue
+                        if qualifiers[title]:
+                            lowered = lowered if lowered is not None else {t.lower() for t in toks}
+                            if not qualifiers[title] & lowered:
+                                continue
+                        counts[title] += 1.0 / len(sharers)
                     i += n
                     break
             else:

@@ -28,6 +28,8 @@ def test_mentions_count_whole_names_in_other_texts_longest_first() -> None:
     texts = {"A": "Paris and New York met in New York.", "B": "York is small.", "Paris": "Paris is Paris."}
     counts = count_mentions(texts, {"Paris": "Paris", "New York": "New York", "York": "York"}, 4)
     assert counts == {"Paris": 1, "New York": 2, "York": 1}
+    texts = {"A": "The Republic was written by Plato.", "B": "The Republic of Venice traded.", "C": "A republic."}
+    assert count_mentions(texts, {"Republic (Plato)": "Republic"}, 3) == {"Republic (Plato)": 1}
 
 
 def test_a_small_snapshot_file_builds_entities(tmp_path: Path, warehouse_path: Path) -> None:
