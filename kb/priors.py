@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from warehouse import Warehouse
+from warehouse.errors import WarehouseError
 
 from .errors import BuildNotFoundError, MissingTypesError
 from .store import KBStore
@@ -51,12 +52,22 @@ def resolve_build(store: KBStore, build: str | int = "latest", scheme: str | Non
     return row
 
 
+def _read(store: KBStore, build: str | int, scheme: str | None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    row = resolve_build(store, build, scheme)
+    return row, {r["entity_type"]: r for r in store.type_vectors(int(row["build_id"]))}
+
+
 def load_type_priors(warehouse: str | Path | Warehouse, build: str | int = "latest", scheme: str | None = None,
                      types: list[str] | None = None) -> TypePriorSet:
     """E_t of a build. `types` picks and orders rows (a corpus's label order); a missing one is an error."""
-    with KBStore.open(warehouse, read_only=True) as store:
-        row = resolve_build(store, build, scheme)
-        stored = {r["entity_type"]: r for r in store.type_vectors(int(row["build_id"]))}
+    try:
+        with KBStore.open(warehouse, read_only=True) as store:
+            row, stored = _read(store, build, scheme)
+    except WarehouseError as err:
+        if "read-write versus read-only" not in str(err):
+            raise
+        with KBStore.open(warehouse) as store:  # this process already holds the file read-write
+            row, stored = _read(store, build, scheme)
     wanted = list(types) if types is not None else sorted(stored)
     missing = [t for t in wanted if t not in stored]
     if missing or not wanted:

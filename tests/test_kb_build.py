@@ -111,6 +111,7 @@ def test_priors_load_in_the_asked_order_with_typed_errors(dump: Path, warehouse_
         load_type_priors(warehouse_path, 99)
     with open_warehouse(warehouse_path) as wh:
         assert load_type_priors(wh).build_id == result.build_id
+        assert load_type_priors(warehouse_path).build_id == result.build_id
 
 
 def test_a_failed_build_is_marked_failed(tmp_path: Path, warehouse_path: Path, encoder: Encoder) -> None:
