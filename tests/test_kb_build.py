@@ -74,6 +74,10 @@ def test_theta_recomputes_read_only_through_typeprior_sql(dump: Path, warehouse_
     with open_warehouse(warehouse_path) as wh:
         stored = {(r["entity_type"], r["title"]): r["theta"] for r in wh.query("SELECT * FROM kb_weights")}
     assert recomputed == pytest.approx(stored) and len(stored) == 10
+    shown = CliRunner().invoke(app, ["sql", sql_file("theta.sql"), "--warehouse", str(warehouse_path), "-f", "csv"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[0] == "build_id,entity_type,title,name,frequency,theta"
+    assert len(shown.stdout.splitlines()) == 1 + len(stored)
 
 
 def test_a_rebuild_embeds_nothing_new_and_keeps_the_content_hash(dump: Path, warehouse_path: Path,

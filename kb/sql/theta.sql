@@ -1,13 +1,15 @@
--- θ: the weight of each entity inside its type, for every build (a pure SELECT: read or recompute it with
--- `typeprior sql "$(cat kb/sql/theta.sql)"`; the build step stores the rows of its build in kb_weights).
---
---   f_i = in-links_i + page views_i + language links_i      (summed over the build's sources)
---         in-links: links from other pages of the same source (wikitext), or mentions in other extracts (snapshot)
---   θ_i = ln(2 + f_i) / Σ_{j ∈ C_t} ln(2 + f_j)
---
--- The log damps the head (a capital city must not drown its type), the +2 keeps every entity's weight above zero
--- (an entity no one links to still counts a little), and the division makes θ sum to 1 within each type t.
--- Only the build's max_entities most frequent entities of a type are kept (all when NULL).
+/*
+  θ: the weight of each entity inside its type, for every build (a pure SELECT: read or recompute it with
+  `typeprior sql "$(cat kb/sql/theta.sql)"`; the build step stores the rows of its build in kb_weights).
+
+    f_i = in-links_i + page views_i + language links_i      (summed over the build's sources)
+          in-links: links from other pages of the same source (wikitext), or mentions in other extracts (snapshot)
+    θ_i = ln(2 + f_i) / Σ_{j ∈ C_t} ln(2 + f_j)
+
+  The log damps the head (a capital city must not drown its type), the +2 keeps every entity's weight above zero
+  (an entity no one links to still counts a little), and the division makes θ sum to 1 within each type t.
+  Only the build's max_entities most frequent entities of a type are kept (all when NULL).
+*/
 WITH signals AS (
     SELECT b.build_id,
            b.max_entities,
