@@ -94,7 +94,6 @@ def parse_wikitext(title: str, text: str) -> ParsedPage:
             continue
         page.links.append(normalize_title(target_text.split("#", 1)[0]) if not target_text.startswith("#") else title)
     page.links = [link for link in page.links if link and link != title]
-    lead = code.get_sections(levels=[2])
-    first = str(code).split("\n==", 1)[0] if lead else str(code)
-    page.lead = mwparserfromhell.parse(first).strip_code().strip()[:2000]
+    sections = code.get_sections(include_lead=True, flat=True)
+    page.lead = sections[0].strip_code().strip()[:2000] if sections else ""
     return page
