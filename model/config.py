@@ -2,16 +2,14 @@
 
 The BART sizes live in a nested `bart` sub-config; everything the pointer model adds is a plain field.
 `variant`, `relation_weight` and `priors_build` are the slots for the paper's additions (relation task,
-relation attention, knowledge-base type attention): the baseline is `variant="bartner"`.
+relation attention, knowledge-base type attention): the BARTNER baseline is `variant="baseline"`, and
+model/variants.yaml names the model class of each variant.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from transformers import AutoConfig, BartConfig, PreTrainedConfig
-
-VARIANTS = ("bartner", "relation", "relation_attention", "type_attention", "full")
-
 
 class TypePriorConfig(PreTrainedConfig):
     """Pointer-network NER over a BART backbone."""
@@ -23,7 +21,7 @@ class TypePriorConfig(PreTrainedConfig):
     backbone: str = "tiny-random"
     backbone_kind: str = "random"  # "bart" (pretrained), "bert" (converted: cross-attention is new) or "random"
     entity_types: list[str] | None = None
-    variant: str = "bartner"
+    variant: str = "baseline"
     relation_weight: float = 0.0
     priors_build: dict | None = None
     layer_norm_eps: float = 1e-5

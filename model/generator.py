@@ -13,6 +13,8 @@ All attention runs through the standard BART modules, and the two forward passes
 """
 from __future__ import annotations
 
+import importlib
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,6 +31,8 @@ from .targets import END
 from .tokenization import NUM_SHAPES
 
 TYPE_NAMES = Path(__file__).with_name("type_names.yaml")
+VARIANTS = Path(__file__).with_name("variants.yaml")
+log = logging.getLogger(__name__)
 START = -1  # decoder start symbol; not an output, so outside the target id space
 PAD = -100  # padding in label and decoder-input tensors (ignored by the loss)
 
@@ -255,6 +259,20 @@ class PointerNER(PreTrainedModel):
         if relation_loss is not None:
             loss = loss + self.config.relation_weight * relation_loss
         return PointerNEROutput(loss, entity_loss, relation_loss, logits, state, losses)
+
+
+def model_class(variant: str) -> type[PointerNER]:
+    """The PointerNER (sub)class model/variants.yaml names for a variant; the baseline when none is named."""
+    table = yaml.safe_load(VARIANTS.read_text()) or {}
+    target = table.get(variant)
+    if target is None:
+        log.warning("variant %r has no model class in %s: building the baseline model", variant, VARIANTS.name)
+        return PointerNER
+    module, _, name = str(target).partition(":")
+    cls = getattr(importlib.import_module(module), name, None)
+    if not (isinstance(cls, type) and issubclass(cls, PointerNER)):
+        raise TypeError(f"{VARIANTS.name}: {variant} → {target} is not a PointerNER subclass")
+    return cls
 
 
 AutoModel.register(TypePriorConfig, PointerNER, exist_ok=True)

@@ -21,7 +21,7 @@ from transformers import PreTrainedTokenizerBase
 
 from .backbone import load_backbone, load_tokenizer
 from .config import TypePriorConfig
-from .generator import PointerNER
+from .generator import PointerNER, model_class
 
 WEIGHTS = "model.safetensors"
 PRIORS = "type_priors.safetensors"
@@ -52,7 +52,7 @@ def build_model(
     )
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = PointerNER(cfg)
+        model = model_class(cfg.variant)(cfg)
     model.bart.load_state_dict(bb.model.state_dict())
     model.init_type_embeddings_from_names(bb.tokenizer)
     return model, bb.tokenizer
@@ -130,7 +130,7 @@ def load(
     config = TypePriorConfig.from_pretrained(str(folder))
     if config.model_type != TypePriorConfig.model_type:
         raise ModelFolderError(f"model folder {folder} is a {config.model_type!r} model, not {TypePriorConfig.model_type!r}")
-    model = PointerNER(config)
+    model = model_class(config.variant)(config)
     weights = folder / WEIGHTS
     try:
         missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))

@@ -180,3 +180,14 @@ def test_type_priors_travel_with_the_model_folder(tmp_path: Path) -> None:
     assert all(torch.equal(again.priors[k], v) for k, v in tagger.priors.items())
     assert again.model.config.priors_build == {"source": "test", "types": ["LOC", "PER"]}
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # nothing left aside
+
+
+def test_variants_pick_their_model_class(caplog) -> None:
+    from model.generator import PointerNER, model_class
+
+    assert model_class("baseline") is PointerNER
+    with caplog.at_level("WARNING"):
+        assert model_class("not-yet-written") is PointerNER
+    assert "not-yet-written" in caplog.text
+    tagger = Tagger.from_backbone("tiny-random", ["LOC"], variant="baseline", relation_weight=0.5)
+    assert (tagger.model.config.variant, tagger.model.config.relation_weight) == ("baseline", 0.5)
