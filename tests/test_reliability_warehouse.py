@@ -118,7 +118,7 @@ def test_two_writers_replacing_one_split_leave_one_whole_version(warehouse_path:
     assert stored["dev"] in (expected("dev", "a", 2000), expected("dev", "b", 2000))
 
 
-@pytest.mark.parametrize("delay_s", [0.0, 0.15, 0.4])
+@pytest.mark.parametrize("delay_s", [0.0] + [pytest.param(d, marks=pytest.mark.slow) for d in (0.15, 0.4, 0.8, 1.5)])
 def test_a_writer_killed_mid_import_leaves_the_previous_version(warehouse_path: Path, delay_s: float) -> None:
     """SIGKILL while the replacing import runs: reopening finds the old split whole, or the new one whole."""
     first = writer(warehouse_path, "train", "a", 500, timeout=30)
