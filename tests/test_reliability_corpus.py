@@ -418,7 +418,6 @@ def test_letter_changes_inside_tokens_keep_every_count(tmp_path: Path) -> None:
             what = f"{name} letter@{p}"
             target = tmp_path / name
             target.write_bytes(data)
-            tally.cases += 1
             got = sentences_of(read_corpus(target, fmt, **opts))
             assert [len(t) for t, _ in got] == [len(t) for t, _ in original], what
             assert [e for _, e in got] == [e for _, e in original], what
