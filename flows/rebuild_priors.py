@@ -67,10 +67,10 @@ def compare_task(warehouse: str, build_id: int) -> dict[str, Any]:
 
 
 @task(name="trigger-training", cache_policy=NO_CACHE)
-def trigger_task(deployment: str, job: TrainingJob, build_id: int, warehouse: str,
+def trigger_task(deployment: str, job: TrainingJob, scheme: str, build_id: int, warehouse: str,
                  models_dir: str | None) -> dict[str, Any]:
     """Start one training run on the served deployment with the new build; do not wait for it."""
-    params = {**job.parameters(), "priors": str(build_id), "warehouse": warehouse}
+    params = {**job.parameters(), "priors": str(build_id), "scheme": scheme, "warehouse": warehouse}
     if models_dir:
         params["models_dir"] = models_dir
     run = run_deployment(deployment, parameters=params, timeout=0,
@@ -103,7 +103,7 @@ def rebuild_priors_flow(
         jobs = conf.jobs_for(scheme)
         if decision["changed"] and trigger:
             deployment = f"{TRAIN_FLOW}/{conf.train_name}"
-            triggered = [trigger_task(deployment, job, build_id, wh, conf.models_dir) for job in jobs]
+            triggered = [trigger_task(deployment, job, scheme, build_id, wh, conf.models_dir) for job in jobs]
         logger.info("scheme %s: build %s %s (hash %s, previous %s); started %d training run(s)", scheme, build_id,
                     "changed" if decision["changed"] else "is unchanged", decision["content_hash"][:12],
                     (decision["previous_hash"] or "none")[:12], len(triggered))
