@@ -10,7 +10,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from warehouse import open_warehouse
 from warehouse.runs import finish_run, record_epoch, record_metrics, start_run
@@ -136,8 +136,11 @@ def build_tagger(spec: TrainSpec, types: list[str], priors: PriorsChoice | None)
 
 
 def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None,
-              progress: bool = True) -> TrainOutcome:
-    """Train on the corpus's train split (best epoch by dev F1 when it has dev), recording into the warehouse."""
+              progress: bool = True, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainOutcome:
+    """Train on the corpus's train split (best epoch by dev F1 when it has dev), recording into the warehouse.
+
+    `on_epoch` is called with each epoch's record after it is stored (progress reporting, or an interruption).
+    """
     from model.training import BEST, Trainer
 
     check_variant(spec.variant)
@@ -147,14 +150,16 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
         tagger = build_tagger(spec, data.entity_types(), priors)
         started = [time.monotonic()]
 
-        def on_epoch(record: dict[str, Any]) -> None:
+        def record(epoch: dict[str, Any]) -> None:
             now = time.monotonic()
-            _record_epoch(warehouse, run_id, record, now - started[0])
+            _record_epoch(warehouse, run_id, epoch, now - started[0])
             started[0] = now
+            if on_epoch is not None:
+                on_epoch(epoch)
 
         dev = data.splits.get("dev")
         result = Trainer(tagger, cfg, spec.out_dir).fit(data.split("train"), dev, resume=spec.resume,
-                                                        on_epoch=on_epoch)
+                                                        on_epoch=record)
         curve = learning_curve(result.history, Path(spec.out_dir) / LEARNING_CURVE,
                                title=f"{spec.corpus} · {spec.variant} · {spec.backbone}")
         best = next((h for h in result.history if h["epoch"] == result.best_epoch), None)
