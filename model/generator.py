@@ -192,16 +192,21 @@ class PointerNER(PreTrainedModel):
         return embeds
 
     def score(self, h: torch.Tensor, state: EncoderState) -> torch.Tensor:
-        """Logits over [END; types; word pointers], pointers to padding / beyond the sentence masked."""
-        h = self.output_dropout(h).float()
-        end = self._token_embed(torch.tensor([self.config.bart.eos_token_id], device=h.device)).float()
-        parts = [h @ end.t()]
-        if self.num_types:
-            parts.append(h @ self.type_embeddings().float().t())
-        pointer = torch.einsum("btd,bwd->btw", h, state.pointer_keys.float())
-        pointer = pointer.masked_fill(~state.word_mask.unsqueeze(1), torch.finfo(pointer.dtype).min)
-        parts.append(pointer)
-        return torch.cat(parts, dim=-1)
+        """Logits over [END; types; word pointers], pointers to padding / beyond the sentence masked.
+
+        Computed in float32 even under mixed precision: the softmax spans END, types and every word.
+        """
+        h = self.output_dropout(h)
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            h = h.float()
+            end = self._token_embed(torch.tensor([self.config.bart.eos_token_id], device=h.device)).float()
+            parts = [h @ end.t()]
+            if self.num_types:
+                parts.append(h @ self.type_embeddings().float().t())
+            pointer = torch.einsum("btd,bwd->btw", h, state.pointer_keys.float())
+            pointer = pointer.masked_fill(~state.word_mask.unsqueeze(1), torch.finfo(pointer.dtype).min)
+            parts.append(pointer)
+            return torch.cat(parts, dim=-1)
 
     def new_cache(self) -> EncoderDecoderCache:
         cfg = self.config.bart

@@ -150,3 +150,13 @@ def test_a_wide_beam_finds_the_best_well_formed_sequence(tagger: Tagger, monkeyp
                 assert delinearize(found[i], tagger.vocab, num_words=2).dropped == 0
             if penalty:
                 assert any(len(f) > 1 for f in found)  # the averaged optimum is not the empty sequence
+
+
+def test_mixed_precision_keeps_the_output_softmax_in_float32(tagger: Tagger) -> None:
+    b = _batch(tagger, SENTS)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = tagger.model(**b.model_inputs())
+    assert out.logits.dtype == torch.float32 and torch.isfinite(out.loss)
+    out.loss.backward()
+    assert tagger.model.pointer_mlp[0].weight.grad is not None
+    tagger.model.zero_grad(set_to_none=True)
