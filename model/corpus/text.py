@@ -23,7 +23,8 @@ def decode(raw: bytes, path: str | Path | None = None) -> str:
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise CorpusError(f"bytes are not valid UTF-16: {exc.reason}", path) from exc
+            before = raw[: exc.start - exc.start % 2].decode("utf-16", errors="replace")
+            raise CorpusError(f"bytes are not valid UTF-16: {exc.reason}", path, before.count("\n") + 1) from exc
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
     try:
@@ -99,6 +100,9 @@ def json_records(text: str, path: str | Path | None = None) -> Iterator[tuple[in
             return decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
             raise CorpusError(f"invalid JSON: {exc.msg} (column {exc.colno})", path, exc.lineno) from exc
+        except RecursionError:
+            raise CorpusError("invalid JSON: a value nested too deeply to be a corpus record", path,
+                              index.line(i)) from None
 
     i = skip(0)
     if i < n and text[i] == "[":
