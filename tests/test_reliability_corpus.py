@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.corpus import CorpusError, read_corpus
+from model.corpus import CorpusError, read_corpus, write_corpus
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reliability"
 # fixture file -> (format, reader options)
@@ -321,6 +321,14 @@ def check_case(path: Path, raw: bytes, fmt: str | None, options: dict[str, Any],
     assert len(got) == len(expected), f"{what}: {len(got)} sentences read, the oracle counts {len(expected)}"
     for k, (g, e) in enumerate(zip(got, expected)):
         assert g == e, f"{what}: sentence {k} differs from the oracle:\n read   {g}\n oracle {e}"
+    copy = path.with_name(path.name + ".copy.jsonl")
+    try:  # what was read can be stored: written out as canonical JSON lines and read back unchanged
+        write_corpus(corpus, copy, "jsonl")
+        assert sentences_of(read_corpus(copy, "jsonl")) == got, f"{what}: the JSON lines copy differs"
+    except CorpusError as exc:
+        pytest.fail(f"{what}: read, but cannot be written back: {exc}")
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"{what}: read, but writing it back raised {type(exc).__name__}: {exc}")
     tally.parsed += 1
 
 
@@ -432,7 +440,7 @@ PIECES = ["EU", "Peter", "-DOCSTART-", "O", "B-ORG", "I-ORG", "E-ORG", "S-ORG", 
           " ", "  ", "\t", "\n", "\n\n", "\r\n", "\u00a0", "\u2028", "\x00", "é", "😀", "#", "1", "2", "0,1 PER",
           "1,1 ORG|0,0 PER", "|", ",", "{", "}", "[", "]", '"', ":", '"tokens"', '"entities"', '"indices"',
           '"type"', '"sentence"', '"ner"', '"index"', '"entity_mentions"', '"start"', '"end"', '"entity_type"',
-          '"X"', "[0]", "[0, 1]", "[1, 0]", "-1", "null", "true", "3.5"]
+          '"X"', "[0]", "[0, 1]", "[1, 0]", "-1", "null", "true", "3.5", '"\\ud800"', '"\\ud83d\\ude00"', "[" * 3000]
 VALID_RECORDS = {
     "jsonl": '{"tokens": ["a", "b"], "entities": [{"indices": [0, 1], "type": "X"}]}',
     "w2ner": '{"sentence": ["a", "b"], "ner": [{"index": [1], "type": "X"}]}',
@@ -537,3 +545,29 @@ def test_utf16_and_bom_prefixed_fixtures_read_equal_to_the_oracle(tmp_path: Path
                         codecs.BOM_UTF16_BE + text.encode("utf-16-be")):
             check_case(tmp_path / name, encoded, fmt, opts, f"{name} re-encoded", tally)
     assert tally.parsed == tally.cases == 3 * len(FIXTURE_FORMATS)
+
+
+SURROGATES = {
+    "jsonl token": '{"tokens": ["a\\ud800b"], "entities": []}',
+    "jsonl type": '{"tokens": ["a"], "entities": [{"indices": [0], "type": "X\\udfff"}]}',
+    "w2ner token": '[{"sentence": ["ok"], "ner": []},\n{"sentence": ["\\udc00"], "ner": []}]',
+    "genia reversed pair": '{"tokens": ["\\ude00\\ud83d"], "entity_mentions": []}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(SURROGATES))
+def test_lone_surrogate_escapes_are_corpus_errors(tmp_path: Path, name: str) -> None:
+    """JSON can escape half a UTF-16 pair; such text cannot be written as UTF-8 or stored, so it is refused."""
+    fmt = {"jsonl": "jsonl", "w2ner": "w2ner", "genia": "genia"}[name.split()[0]]
+    for f in (fmt, None):
+        check_case(tmp_path / "s.json", SURROGATES[name].encode(), f, {}, f"{name} as {f}", Tally())
+        with pytest.raises(CorpusError, match="surrogate") as info:
+            read_corpus(tmp_path / "s.json", f)
+        assert info.value.line == (2 if name.startswith("w2ner") else 1)
+
+
+def test_an_escaped_surrogate_pair_is_one_character(tmp_path: Path) -> None:
+    path = tmp_path / "pair.jsonl"
+    path.write_text('{"tokens": ["\\ud83d\\ude00", "x"], "entities": [{"indices": [0], "type": "EMO\\u00e9"}]}\n')
+    check_case(path, path.read_bytes(), "jsonl", {}, "escaped pair", Tally())
+    assert read_corpus(path)[0].tokens == ["\U0001f600", "x"]

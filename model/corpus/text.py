@@ -15,6 +15,7 @@ from typing import Any, Iterator
 from .errors import CorpusError
 
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def decode(raw: bytes, path: str | Path | None = None) -> str:
@@ -95,7 +96,7 @@ def json_records(text: str, path: str | Path | None = None) -> Iterator[tuple[in
             i += 1
         return i
 
-    def value_at(i: int) -> tuple[Any, int]:
+    def decode_value(i: int) -> tuple[Any, int]:
         try:
             return decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
@@ -103,6 +104,19 @@ def json_records(text: str, path: str | Path | None = None) -> Iterator[tuple[in
         except RecursionError:
             raise CorpusError("invalid JSON: a value nested too deeply to be a corpus record", path,
                               index.line(i)) from None
+
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+
+    def value_at(i: int) -> tuple[Any, int]:
+        value, end = decode_value(i)
+        if surrogates:
+            try:
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = exc.object[exc.start:exc.end].encode("unicode_escape").decode("ascii")
+                raise CorpusError(f"invalid text: a lone UTF-16 surrogate {bad} (\\u escape) is not a character",
+                                  path, index.line(i)) from None
+        return value, end
 
     i = skip(0)
     if i < n and text[i] == "[":
