@@ -571,3 +571,27 @@ def test_an_escaped_surrogate_pair_is_one_character(tmp_path: Path) -> None:
     path.write_text('{"tokens": ["\\ud83d\\ude00", "x"], "entities": [{"indices": [0], "type": "EMO\\u00e9"}]}\n')
     check_case(path, path.read_bytes(), "jsonl", {}, "escaped pair", Tally())
     assert read_corpus(path)[0].tokens == ["\U0001f600", "x"]
+
+
+def test_whatever_is_read_is_stored_and_loaded_unchanged(tmp_path: Path) -> None:
+    """Parsed mutants (NUL bytes, odd spaces, unusual tags and all) go through the warehouse and come back equal."""
+    from warehouse import open_warehouse
+    from warehouse.corpora import import_corpus, load_corpus
+
+    parsed = []
+    for seed, (name, raw, fmt, opts) in enumerate(_fixture_cases()):
+        for m in mutations(raw, 40, 500 + seed):
+            path = tmp_path / name
+            path.write_bytes(m.data)
+            try:
+                parsed.append((f"{name} {m.name}", read_corpus(path, fmt, **opts)))
+            except CorpusError:
+                continue
+    assert len(parsed) >= 100
+    with open_warehouse(tmp_path / "w.duckdb") as wh:
+        for k, (what, corpus) in enumerate(parsed):
+            import_corpus(wh, corpus, "mutants", f"m{k}")
+        for k, (what, corpus) in enumerate(parsed):
+            back = load_corpus(wh, "mutants", f"m{k}")
+            assert [(s.tokens, s.entities, s.id) for s in back] == [(s.tokens, s.entities, s.id) for s in corpus], what
+    print(f"\nstored and loaded back: {len(parsed)} parsed mutants")
