@@ -207,7 +207,8 @@ class Trainer:
         model, _, _ = persistence.load(ck, device=self.device)
         self.model.load_state_dict(model.state_dict())
         state = json.loads((ck / STATE).read_text())
-        _optimizer_from_files(opt, load_file(str(ck / OPTIMIZER), device=str(self.device)), state.pop("optimizer"))
+        # loaded on CPU: the optimizer moves its state to each parameter's device itself (and keeps `step` on CPU)
+        _optimizer_from_files(opt, load_file(str(ck / OPTIMIZER), device="cpu"), state.pop("optimizer"))
         sched.load_state_dict(state.pop("scheduler"))
         return state
 
