@@ -6,8 +6,12 @@ sentence, offsets inside the text), not what the entities are.
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import pickle
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -185,3 +189,40 @@ def test_a_failed_save_leaves_the_previous_model_in_place(tagger: Tagger, tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"], "a temporary folder was left behind"
     check_folder(folder)
     assert Tagger.load(folder, device="cpu").predict("Paris")["text"] == "Paris"
+
+
+LONG_SENTENCE_CHILD = r"""
+import json, logging, os, resource, sys, time
+sys.path.insert(0, os.environ["TYPEPRIOR_ROOT"])
+import torch
+torch.set_num_threads(1)
+from model.predict import Tagger
+messages = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        messages.append(record.getMessage())
+logging.getLogger().addHandler(Keep(level=logging.WARNING))
+tagger = Tagger.from_backbone("minilm", ["LOC", "PER"], seed=0)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+text = " ".join(("Paris" if i % 7 == 0 else "word") for i in range(int(sys.argv[1])))
+started = time.monotonic()
+result = tagger.predict(text)
+print(json.dumps({"seconds": time.monotonic() - started, "tokens": len(result["tokens"]),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024,
+                  "warnings": messages}))
+"""
+
+
+@pytest.mark.slow
+def test_a_5000_word_sentence_on_the_real_backbone_stays_within_memory() -> None:
+    """The MiniLM-sized model, in its own process so the peak memory is the sentence's own."""
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", LONG_SENTENCE_CHILD, str(LONG_WORDS)], capture_output=True, text=True,
+                         env={**os.environ, "TYPEPRIOR_ROOT": str(root)}, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\n5,000 words on minilm: {figures}")
+    assert figures["tokens"] == LONG_WORDS
+    assert figures["growth_mb"] < 2048 and figures["seconds"] < 300
+    assert any("too long" in m or "chunk" in m for m in figures["warnings"]), figures["warnings"]
