@@ -150,6 +150,20 @@ def write_spy(folder, *args, **kwargs):
         os.kill(os.getpid(), signal.SIGKILL)
 persistence.write_model_folder = write_spy
 
+moved_aside = []
+real_replace = os.replace
+def replace_spy(src, dst):
+    # Kill between atomic_dir's two renames: the old folder moved aside, the new one not yet in its place.
+    real_replace(src, dst)
+    name = os.path.basename(str(dst))
+    if ".old-" in name:
+        kind = name.split(".")[1]
+        moved_aside.append(kind)
+        if kill_at == f"between-renames:{kind}:{moved_aside.count(kind)}":
+            print(f"killing at {kill_at}", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace_spy
+
 original_save = Trainer._save_checkpoint
 def save_spy(self, opt, sched, state):
     original_save(self, opt, sched, state)
@@ -168,6 +182,7 @@ TRAIN_KILLS = [
     ("after-checkpoint:0", 0, "after the first epoch's checkpoint, during the second epoch"),
     ("write:checkpoint:2", 0, "while the second epoch's checkpoint is half written"),
     ("write:model:3", 1, "while the third epoch's best model is half written"),
+    ("between-renames:checkpoint:1", 0, "between moving the first checkpoint aside and renaming the second in"),
 ]
 TRAIN_DATA = [
     Sentence("John Smith lives in New York".split(), [Entity.span(0, 2, "PER"), Entity.span(4, 6, "LOC")]),
@@ -223,7 +238,8 @@ def _train_killed_then_resumed(tmp_path: Path, reference: Path, kill_at: str, ex
         assert torch.allclose(p, q, atol=1e-5), f"{name} differs from the uninterrupted run"
 
 
-@pytest.mark.parametrize("kill_at,epoch", [(k, e) for k, e, _ in TRAIN_KILLS if k.startswith("write:checkpoint")])
+@pytest.mark.parametrize("kill_at,epoch", [(k, e) for k, e, _ in TRAIN_KILLS if k.startswith(("write:checkpoint",
+                                                                                              "between-renames"))])
 def test_training_killed_mid_checkpoint_resumes_from_the_last_whole_one(tmp_path: Path, train_reference: Path,
                                                                          kill_at: str, epoch: int) -> None:
     _train_killed_then_resumed(tmp_path, train_reference, kill_at, epoch)
