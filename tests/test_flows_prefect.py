@@ -143,3 +143,24 @@ def test_weight_sweep_plots_f1_against_w(files: dict[str, Path], built_warehouse
     image = artifact(f"sweep-plot-run-{result['run_id']}")
     assert image.data == "data:image/png;base64," + base64.b64encode(plot).decode()
     assert [r["w"] for r in json.loads(artifact(f"sweep-run-{result['run_id']}").data)] == [0.2, 0.8]
+
+
+def test_readme_queries_run_on_a_filled_warehouse(built_warehouse: Path) -> None:
+    """Every SQL statement in flows/README_SECTIONS.md runs on the warehouse the ablation and sweep filled."""
+    from warehouse.sql import run_readonly
+
+    text = (Path(__file__).resolve().parent.parent / "flows" / "README_SECTIONS.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sql\n(.*?)```", text, re.DOTALL)
+    statements = [s for block in blocks for s in block.split(";\n") if s.strip()]
+    assert len(statements) >= 6
+    for statement in statements:
+        body = "\n".join(line for line in statement.splitlines() if not line.startswith("--")).strip().rstrip(";")
+        columns, _ = run_readonly(built_warehouse, body)
+        assert columns, body
+    with open_warehouse(built_warehouse, read_only=True) as wh:
+        assert wh.query("SELECT count(*) AS n FROM ablation_results")[0]["n"] == 4
+
+
+def test_pipeline_command_needs_a_corpus_name_for_files(files: dict[str, Path]) -> None:
+    result = CliRunner().invoke(app, ["pipeline", "--train", str(files["train"])])
+    assert result.exit_code == 2 and "--train needs --corpus NAME" in result.output

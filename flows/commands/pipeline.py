@@ -21,8 +21,21 @@ EXAMPLE_SQL = (
 
 
 def _fail(exc: Exception) -> typer.Exit:
+    """Exit 75 (try again later) when another process holds the warehouse, as `typeprior sql` does; else 2."""
+    from warehouse.errors import WarehouseLockedError
+
+    from .sql import LOCKED_EXIT_CODE
+
     typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code=2)
+    return typer.Exit(code=LOCKED_EXIT_CODE if isinstance(exc, WarehouseLockedError) else 2)
+
+
+def _corpus_name(corpus: str | None, train: Path | None) -> str | None:
+    """Files need a corpus name (it names the splits and picks the knowledge-base scheme)."""
+    if train is not None and corpus is None:
+        raise _fail(ValueError("--train needs --corpus NAME (e.g. conll2003, cadec, genia): it names the imported "
+                               "splits and picks the knowledge-base scheme"))
+    return corpus
 
 
 def _errors() -> tuple[type[BaseException], ...]:
@@ -85,7 +98,7 @@ def pipeline(
 
     try:
         result = pipeline_flow(
-            corpus=corpus if corpus is not None or train is None else train.stem,
+            corpus=_corpus_name(corpus, train),
             train_file=None if train is None else str(train), dev_file=None if dev is None else str(dev),
             test_file=None if test is None else str(test), format=format, scheme=scheme, kb_sources=kb_source or None,
             variant=variant, backbone=backbone, w=w, epochs=epochs, batch_size=batch_size, device=device,
@@ -127,10 +140,10 @@ def serve(
 
 def _grid_common(corpus: Optional[str], train: Optional[Path], dev: Optional[Path], test: Optional[Path],
                  format: Optional[str], warehouse: Optional[Path]) -> dict[str, Any]:
-    if corpus is None and train is None:
-        raise _fail(ValueError("give --corpus (imported splits) or --train/--dev/--test files"))
+    if corpus is None:
+        raise _fail(ValueError("give --corpus NAME (its imported splits, or a name for --train/--dev/--test files)"))
     return {
-        "corpus": corpus if corpus is not None else train.stem,
+        "corpus": corpus,
         "train_file": None if train is None else str(train), "dev_file": None if dev is None else str(dev),
         "test_file": None if test is None else str(test), "format": format,
         "warehouse": None if warehouse is None else str(warehouse),
