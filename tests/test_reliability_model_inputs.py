@@ -17,7 +17,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-import torch
 
 from model.persistence import ModelFolderError, atomic_dir, check_folder
 from model.predict import Tagger
@@ -194,7 +193,6 @@ def test_a_failed_save_leaves_the_previous_model_in_place(tagger: Tagger, tmp_pa
 LONG_SENTENCE_CHILD = r"""
 import json, logging, os, resource, sys, time
 sys.path.insert(0, os.environ["TYPEPRIOR_ROOT"])
-import torch
 torch.set_num_threads(1)
 from model.predict import Tagger
 messages = []

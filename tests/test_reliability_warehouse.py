@@ -272,13 +272,13 @@ def test_the_cli_refuses_a_smuggled_write_with_exit_1(filled: Path) -> None:
     assert fingerprint(filled.parent) == before
     ok = CliRunner().invoke(cli, ["sql", "SELECT count(*) AS n FROM mentions", "--warehouse", str(filled),
                                   "--format", "json"])
-    assert ok.exit_code == 0 and '"n": 1' in ok.output.replace(" ", " ")
+    assert ok.exit_code == 0 and '"n": 1' in ok.output
 
 
 # ---- user values go in as bound parameters ---------------------------------------------------------------------
 
 HOSTILE = ["'; DROP TABLE mentions; --", "\" OR 1=1 --", "x' || (SELECT 1) || '", "$1", "?", ":name", "\\", "é😀",
-           "a\nb", "Robert'); DELETE FROM sentences;--", "%s", "{x}", "\x00"[:0] + "NULL"]
+           "a\nb", "Robert'); DELETE FROM sentences;--", "%s", "{x}", "NULL"]
 
 
 def test_hostile_values_round_trip_as_data(warehouse_path: Path) -> None:
