@@ -179,3 +179,37 @@ def history(out_dir: str | Path) -> dict[str, Any]:
     from model.training import HISTORY
 
     return json.loads((Path(out_dir) / HISTORY).read_text())
+
+
+def train_recorded(
+    warehouse: str | Path,
+    corpus: str,
+    out_dir: str | Path,
+    *,
+    train_file: str | Path | None = None,
+    dev_file: str | Path | None = None,
+    format: str | None = None,
+    variant: str = "full",
+    backbone: str = "minilm",
+    priors: str | int = "latest",
+    w: float | None = None,
+    scheme: str | None = None,
+    seed: int = 42,
+    resume: bool = False,
+    progress: bool = True,
+    **training: Any,
+) -> TrainOutcome:
+    """One call for the `typeprior train` command: files (or imported splits) → a recorded, resumable run.
+
+    `training` holds training.yaml keys (epochs, batch_size, lr_backbone, device, ...); None values are dropped.
+    """
+    from .inputs import resolve_corpus, resolve_priors
+
+    data = resolve_corpus(warehouse, corpus, train_file, dev_file, None, format)
+    chosen = resolve_priors(warehouse, variant, corpus, data.entity_types(), priors, scheme)
+    settings = {k: v for k, v in training.items() if v is not None}
+    spec = TrainSpec(corpus=corpus, variant=check_variant(variant), backbone=backbone,
+                     out_dir=str(Path(out_dir).resolve()), w=w, seed=seed, epochs=settings.pop("epochs", None),
+                     batch_size=settings.pop("batch_size", None), device=settings.pop("device", None),
+                     training=settings, resume=resume)
+    return train_run(warehouse, spec, data, chosen, progress)

@@ -193,3 +193,20 @@ def test_configuration_errors_name_the_place(tmp_path: Path, warehouse_path: Pat
     with pytest.raises(FlowConfigError, match="no --train file given and no nothing/train split"):
         resolve_corpus(warehouse_path, "nothing")
     assert [j.variant for j in load_deployments().jobs_for("demo")] == ["full"]
+
+
+def test_train_recorded_is_one_call_for_the_cli(tmp_path: Path, warehouse_path: Path, corpus_files) -> None:
+    from flows.training import train_recorded
+
+    train, dev = corpus_files
+    first = train_recorded(warehouse_path, "tiny", tmp_path / "out", train_file=train, dev_file=dev,
+                           variant="baseline", backbone="tiny-random", epochs=1, batch_size=2, lr_new=3e-3,
+                           device="cpu", progress=False, num_beams=None)
+    again = train_recorded(warehouse_path, "tiny", tmp_path / "out", train_file=train, dev_file=dev,
+                           variant="baseline", backbone="tiny-random", epochs=2, batch_size=2, lr_new=3e-3,
+                           device="cpu", resume=True, progress=False)
+    with open_warehouse(warehouse_path, read_only=True) as wh:
+        runs = wh.query("SELECT run_id, status, config FROM runs ORDER BY run_id")
+    assert [r["status"] for r in runs] == ["completed", "completed"] and again.run_id != first.run_id
+    assert json.loads(runs[0]["config"])["training"]["lr_new"] == 3e-3
+    assert again.epochs == 2  # resumed from the first run's checkpoint: epoch 1 kept, epoch 2 trained

@@ -129,9 +129,15 @@ def serve(
     limit: int = typer.Option(1, "--limit", help="Runs at a time (1: one warehouse writer, all cores to torch).", min=1),
 ) -> None:
     """Serve the prior-rebuild schedule and on-demand training (Prefect serve) until SIGTERM or Ctrl-C."""
+    from prefect.settings import PREFECT_API_URL
+
     from ..config import FlowConfigError
     from ..serve import serve_deployments
 
+    if not PREFECT_API_URL.value():
+        typer.echo("note: PREFECT_API_URL is not set, so these deployments live on a temporary server that goes away "
+                   "with this process; run `prefect server start` and export PREFECT_API_URL to keep the schedule "
+                   "and reach it with `prefect deployment run`.", err=True)
     try:
         serve_deployments(config, None if warehouse is None else str(warehouse), limit)
     except FlowConfigError as exc:
