@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.corpus import CorpusError, Sentence, read_corpus
+from model.corpus import Sentence, read_corpus
 from warehouse import open_warehouse
 from warehouse.corpora import import_corpus, list_splits, load_corpus
 
@@ -108,5 +108,3 @@ def resolve_priors(
     priors = load_type_priors(warehouse, build, chosen, types=types)
     return PriorsChoice(priors.build_id, priors.scheme, priors.content_hash, list(priors.types), priors.vectors)
 
-
-__all__ = ["CorpusError", "CorpusInput", "PriorsChoice", "SPLITS", "resolve_corpus", "resolve_priors"]

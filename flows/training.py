@@ -6,7 +6,6 @@ same output folder) continues the run row it left unfinished and the trainer's l
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -172,13 +171,6 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
         raise
     return TrainOutcome(run_id, str(Path(spec.out_dir) / BEST), spec.out_dir, result.best_epoch, result.best_f1,
                         len(result.history), str(curve), None if priors is None else priors.build_id)
-
-
-def history(out_dir: str | Path) -> dict[str, Any]:
-    """history.json of a training output folder."""
-    from model.training import HISTORY
-
-    return json.loads((Path(out_dir) / HISTORY).read_text())
 
 
 def train_recorded(
