@@ -91,8 +91,9 @@ def rebuild_priors_flow(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Rebuild, compare hashes, trigger training for changed schemes; returns one decision per scheme."""
-    conf = load_deployments(deployments)
-    wh = warehouse_path(warehouse or conf.warehouse)
+    needs_config = trigger or not schemes or not sources
+    conf = load_deployments(deployments) if needs_config else None
+    wh = warehouse_path(warehouse or (conf.warehouse if conf else None))
     logger = get_run_logger()
     decisions = []
     for scheme in schemes or conf.schemes:
@@ -100,10 +101,10 @@ def rebuild_priors_flow(
                                      progress)
         decision = compare_task(wh, build_id)
         triggered: list[dict[str, Any]] = []
-        jobs = conf.jobs_for(scheme)
         if decision["changed"] and trigger:
             deployment = f"{TRAIN_FLOW}/{conf.train_name}"
-            triggered = [trigger_task(deployment, job, scheme, build_id, wh, conf.models_dir) for job in jobs]
+            triggered = [trigger_task(deployment, job, scheme, build_id, wh, conf.models_dir)
+                         for job in conf.jobs_for(scheme)]
         logger.info("scheme %s: build %s %s (hash %s, previous %s); started %d training run(s)", scheme, build_id,
                     "changed" if decision["changed"] else "is unchanged", decision["content_hash"][:12],
                     (decision["previous_hash"] or "none")[:12], len(triggered))
