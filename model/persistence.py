@@ -38,9 +38,12 @@ def build_model(
 ) -> tuple[PointerNER, PreTrainedTokenizerBase]:
     """A fresh pointer model on a backbone (`minilm`, `tiny-random`, or a BART/BERT checkpoint).
 
-    The new parts are initialised from `seed`, whatever the global random state.
+    Every part not read from a checkpoint (the new parts; cross-attention of a converted BERT) is
+    initialised from `seed`, whatever the global random state.
     """
-    bb = load_backbone(backbone)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        bb = load_backbone(backbone)
     cfg = TypePriorConfig(
         bart=bb.model.config,
         backbone=str(backbone),

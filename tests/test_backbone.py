@@ -75,3 +75,17 @@ def test_a_bart_checkpoint_loads_by_path(tmp_path) -> None:
 def test_a_bert_folder_is_converted_by_path() -> None:
     bb = load_backbone(str(minilm_path()))
     assert bb.kind == "bert" and bb.layer_norm_eps == 1e-12
+
+
+def test_models_built_with_one_seed_are_identical() -> None:
+    from model.persistence import build_model
+
+    torch.manual_seed(1)
+    a, _ = build_model("minilm", ["LOC"], seed=3)
+    torch.manual_seed(2)  # the global random state must not matter
+    b, _ = build_model("minilm", ["LOC"], seed=3)
+    c, _ = build_model("minilm", ["LOC"], seed=4)
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), name
+    cross = "bart.decoder.layers.0.encoder_attn.q_proj.weight"
+    assert not torch.equal(a.state_dict()[cross], c.state_dict()[cross])

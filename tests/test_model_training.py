@@ -44,12 +44,13 @@ class ModelRoundTrip:
 
     backbone = "tiny-random"
     model_config: dict = {}
+    training: dict = {}
 
     @pytest.fixture(scope="class")
     @classmethod
     def trained(cls, tmp_path_factory) -> tuple[Path, object]:
         out = tmp_path_factory.mktemp("run")
-        result = train(MIXED, MIXED, cls.backbone, out, fast_training(), resume=False, **cls.model_config)
+        result = train(MIXED, MIXED, cls.backbone, out, fast_training(**cls.training), resume=False, **cls.model_config)
         return out, result
 
     @pytest.fixture(scope="class")
@@ -65,7 +66,7 @@ class ModelRoundTrip:
         assert scores.total.f1 == 1.0
         assert {k for k, c in scores.per_kind.items() if c.gold} == {"flat", "nested", "discontinuous"}
         history = json.loads((out / "history.json").read_text())
-        assert history["best_f1"] == 1.0 and len(history["history"]) == 30
+        assert history["best_f1"] == 1.0 and len(history["history"]) == fast_training(**self.training).epochs
 
     def test_save_load_gives_identical_predictions(self, tagger: Tagger, tmp_path: Path) -> None:
         tagger.save(tmp_path / "copy")
@@ -104,6 +105,14 @@ class TestBartnerWordShape(ModelRoundTrip):
 
 class Interrupted(Exception):
     pass
+
+
+@pytest.mark.slow
+class TestBartnerMiniLM(ModelRoundTrip):
+    """The offline default backbone end to end (about a minute on one CPU thread)."""
+
+    backbone = "minilm"
+    training = {"epochs": 20, "lr_backbone": 5e-5, "lr_new": 5e-4}
 
 
 def test_training_resumes_from_its_checkpoint_exactly(tmp_path: Path) -> None:
