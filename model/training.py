@@ -264,6 +264,7 @@ def train(
     config: TrainingConfig | None = None,
     entity_types: Sequence[str] | None = None,
     resume: bool = True,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
     **model_config: Any,
 ) -> TrainResult:
     """Build a model on `backbone` (or continue the checkpoint in `out_dir`) and train it."""
@@ -276,4 +277,4 @@ def train(
         tagger = Tagger.load(ck, device="cpu")
     else:
         tagger = Tagger.from_backbone(backbone, types, cfg.seed, **model_config)
-    return Trainer(tagger, cfg, out_dir).fit(train_sentences, dev_sentences, resume=resume)
+    return Trainer(tagger, cfg, out_dir).fit(train_sentences, dev_sentences, resume=resume, on_epoch=on_epoch)

@@ -24,6 +24,14 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _report_epoch(record: dict) -> None:
+    """One line per epoch on stderr (stdout carries the final JSON)."""
+    parts = [f"epoch {record['epoch'] + 1}", f"loss {record['loss']:.4f}"]
+    if "dev_f1" in record:
+        parts += [f"dev p {record['dev_p']:.4f}", f"r {record['dev_r']:.4f}", f"f1 {record['dev_f1']:.4f}"]
+    typer.echo("  ".join(parts), err=True)
+
+
 @app.command()
 def train(
     train_file: Path = typer.Option(..., "--train", help="Training corpus file."),
@@ -71,6 +79,7 @@ def train(
             out,
             cfg,
             resume=not fresh,
+            on_epoch=None if quiet else _report_epoch,
             **model_config,
         )
     except (CorpusError, TrainingError, ValueError, OSError) as exc:
