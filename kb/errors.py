@@ -44,3 +44,16 @@ class MissingTypesError(KBError, LookupError):
 
 class EmbeddingDimensionError(KBError, ValueError):
     """The encoder's vectors do not have the dimension the warehouse stores (FLOAT[384])."""
+
+
+class SourceUnavailableError(KBError):
+    """A source did not answer within its retry budget. What it delivered before is saved and the build is not
+    marked done, so running the same command again resumes where this one stopped."""
+
+    def __init__(self, what: str, reason: str, where: str | None = None, status: int | None = None) -> None:
+        self.what = what
+        self.reason = reason
+        self.where = where
+        self.status = status
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}could not fetch {what} within the retry budget ({reason}); run again to resume")

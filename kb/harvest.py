@@ -3,6 +3,8 @@
 Each batch is written in its own transaction as soon as it arrives; a re-run first reads what the warehouse holds
 (pages, their aliases, lasting skips), so a harvest killed midway continues where it stopped, fetching nothing twice.
 A live harvest also keeps the titles its category walk found, so a resumed harvest does not walk again.
+A batch whose fetch ran out of retries is saved (as 'error' skips) and then stops the harvest with
+SourceUnavailableError, so a partial harvest never looks complete.
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
+from .errors import SourceUnavailableError
 from .schemes import Scheme
-from .sources.base import HarvestItem, LookupSource, Source, StreamingSource
+from .sources.base import HarvestItem, LookupSource, SkippedPage, Source, StreamingSource
 from .store import KBStore
 
 
@@ -32,6 +35,14 @@ def walk_hash(scheme: Scheme, entity_type: str) -> str:
     spec = scheme.type(entity_type)
     data = {"categories": spec.categories, "limits": vars(scheme.limits)}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def raise_if_unavailable(source_key: str, items: list[HarvestItem]) -> None:
+    """A batch with 'error' skips ran out of retries: stop (after it was saved) so the harvest cannot look complete."""
+    failed = [i for i in items if isinstance(i, SkippedPage) and i.reason == "error"]
+    if failed:
+        shown = ", ".join(repr(i.title) for i in failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+        raise SourceUnavailableError(shown, failed[0].detail, source_key)
 
 
 def harvest(store: KBStore, source: Source, scheme: Scheme, partition: str | None = None, *,
@@ -56,6 +67,7 @@ def harvest(store: KBStore, source: Source, scheme: Scheme, partition: str | Non
                 pages, skips = store.save_items(source.key, items)
                 fetched, skipped = fetched + pages, skipped + skips
                 bar.update(len(todo[start:start + step]))
+                raise_if_unavailable(source.key, items)
         return HarvestReport(source.key, partition, len(titles), len(titles) - len(todo), fetched, skipped)
     if not isinstance(source, StreamingSource):
         raise TypeError(f"{type(source).__name__} is neither a lookup nor a streaming source")

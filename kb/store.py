@@ -19,6 +19,7 @@ from warehouse import Warehouse, open_warehouse
 from .sources.base import HarvestItem, RawPage, SkippedPage, utcnow
 
 _WRITE_LOCK = threading.RLock()
+_RAW_PAGE_COLUMNS = "title, content_kind, content, description, topic, redirect_to"
 
 
 def sql_file(name: str) -> str:
@@ -148,14 +149,13 @@ class KBStore:
 
     # ---- parse and type --------------------------------------------------------------------------------------
 
-    def raw_pages(self, source_key: str, columns: str = "title, content_kind, content, description, topic, "
-                  "redirect_to") -> Iterator[dict[str, Any]]:
+    def raw_pages(self, source_key: str) -> Iterator[dict[str, Any]]:
         """Pages of a source in title order, fetched in chunks (a dump's pages need not fit in memory at once)."""
         last = ""
         while True:
             rows = self.query(
-                f"SELECT {columns} FROM kb_raw_pages WHERE source_key = $s AND title > $last ORDER BY title LIMIT 2000",
-                {"s": source_key, "last": last})
+                f"SELECT {_RAW_PAGE_COLUMNS} FROM kb_raw_pages WHERE source_key = $s AND title > $last "
+                "ORDER BY title LIMIT 2000", {"s": source_key, "last": last})
             if not rows:
                 return
             yield from rows

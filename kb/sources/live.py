@@ -25,6 +25,7 @@ from wikipediaapi.exceptions import (
     WikiRateLimitError,
 )
 
+from ..errors import SourceUnavailableError
 from ..schemes import Scheme
 from .base import HarvestItem, RawPage, SkippedPage
 
@@ -70,6 +71,22 @@ class _Throttle:
             self.next_slot = max(now, self.next_slot) + interval
         if wait > 0:
             time.sleep(wait)
+
+
+def describe_failure(err: WikipediaException) -> str:
+    """What went wrong in words a user reads: the HTTP status where there is one, and the endpoint."""
+    url = getattr(err, "url", "")
+    if isinstance(err, MediaWikiApiError):
+        return f"MediaWiki API error {err.code!r} from {url}: {err.info}"
+    if isinstance(err, WikiHttpError):
+        return f"HTTP {err.status_code} from {url}"
+    if isinstance(err, WikiHttpTimeoutError):
+        return f"timed out waiting for {url}"
+    if isinstance(err, WikiConnectionError):
+        return f"could not connect to {url}"
+    if isinstance(err, WikiInvalidJsonError):
+        return f"invalid JSON from {url}"
+    return f"{type(err).__name__}: {err}"
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -245,7 +262,12 @@ class LiveSource:
             if category in seen_categories:
                 continue
             seen_categories.add(category)
-            for ns, title in self.client.category_members(category, limits.max_members_per_category):
+            try:
+                members = self.client.category_members(category, limits.max_members_per_category)
+            except WikipediaException as err:
+                raise SourceUnavailableError(repr(category), describe_failure(err), self.key,
+                                             getattr(err, "status_code", None)) from err
+            for ns, title in members:
                 if ns == 14 and depth < limits.category_depth:
                     queue.append((title, depth + 1))
                 elif ns == 0 and title not in seen_titles:
@@ -259,7 +281,7 @@ class LiveSource:
                 answer = self.client.page_batch(batch, self.pageview_days)
             except WikipediaException as err:
                 for title in batch:
-                    yield SkippedPage(title, "error", f"{type(err).__name__}: {err}")
+                    yield SkippedPage(title, "error", describe_failure(err))
                 continue
             yield from self._pages(batch, answer, partition)
 
