@@ -146,10 +146,10 @@ def test_weight_sweep_plots_f1_against_w(files: dict[str, Path], built_warehouse
 
 
 def test_readme_queries_run_on_a_filled_warehouse(built_warehouse: Path) -> None:
-    """Every SQL statement in flows/README_SECTIONS.md runs on the warehouse the ablation and sweep filled."""
+    """Every SQL statement in README.md runs on the warehouse the ablation and sweep filled."""
     from warehouse.sql import run_readonly
 
-    text = (Path(__file__).resolve().parent.parent / "flows" / "README_SECTIONS.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```sql\n(.*?)```", text, re.DOTALL)
     statements = [s for block in blocks for s in block.split(";\n") if s.strip()]
     assert len(statements) >= 6
