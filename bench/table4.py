@@ -1,0 +1,357 @@
+"""The paper's Table 4 ablation (baseline, rp-tra, rp-eta, full) under the reduced protocol of bench/table4.yaml.
+
+Each cell (corpus, variant, seed) is one recorded training run (flows.training.train_run) and one recorded
+evaluation of its best epoch on the dev subset (flows.evaluation.evaluate_run), both in the results warehouse.
+A cell whose evaluation is already there is skipped; an interrupted cell resumes from its checkpoint.
+
+    python bench/table4.py splits                      # once: the fixed subsets under bench/splits/
+    python bench/table4.py run --corpus conll2003 --seed 42 --variant baseline
+    python bench/table4.py table                       # Markdown table of every finished cell (and the peer)
+
+Run heavy cells with one torch thread (the default here) and at most two processes at once.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import typer
+import yaml
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from model.corpus import Sentence, read_corpus  # noqa: E402
+
+PROTOCOL_FILE = BENCH / "table4.yaml"
+SPLITS_DIR = BENCH / "splits"
+RESULTS = BENCH / "results"
+WAREHOUSE = RESULTS / "results.duckdb"
+
+app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
+
+
+class ProtocolError(ValueError):
+    """The protocol file or a split list is missing or inconsistent; the message names which."""
+
+
+def load_protocol(path: Path = PROTOCOL_FILE) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for key in ("protocol", "backbone", "seeds", "variants", "epochs", "batch_size", "corpora", "split_seed"):
+        if key not in data:
+            raise ProtocolError(f"{path}: missing key {key!r}")
+    return data
+
+
+def data_path(protocol: dict[str, Any], relative: str) -> Path:
+    return (ROOT / protocol["data_root"] / relative).resolve()
+
+
+def code_commit() -> dict[str, Any]:
+    """The git commit of the code a cell ran, and whether the code folders had uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "model", "flows", "warehouse", "kb")
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(dirty)}
+
+
+# ---------------------------------------------------------------- fixed subsets
+
+def split_file(corpus: str, split: str) -> Path:
+    return SPLITS_DIR / f"{corpus}.{split}.txt"
+
+
+def genia_doc_file(split: str) -> Path:
+    return SPLITS_DIR / f"genia.docs.{split}.txt"
+
+
+def _write_lines(path: Path, lines: list[Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise ProtocolError(f"split list {path} is missing (make it with `python bench/table4.py splits`)")
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def genia_document(sentence: Sentence) -> str:
+    """GENIA sentence ids are DOC-N ("MEDLINE:93061407-0"): the document is the part before the last dash."""
+    if not sentence.id or "-" not in sentence.id:
+        raise ProtocolError(f"GENIA sentence without a DOC-N id: {sentence.id!r}")
+    return sentence.id.rsplit("-", 1)[0]
+
+
+def source_sentences(protocol: dict[str, Any], corpus: str, split: str) -> list[Sentence]:
+    """All sentences of the file a corpus split is drawn from (GENIA: both splits come from its dev file)."""
+    spec = protocol["corpora"][corpus]
+    key = "file" if "file" in spec else split
+    return read_corpus(data_path(protocol, spec[key])).sentences
+
+
+def _sample(rng: random.Random, pool: list[int], n: int) -> list[int]:
+    return sorted(rng.sample(pool, min(n, len(pool))))
+
+
+def make_splits(protocol: dict[str, Any], force: bool = False) -> list[Path]:
+    """Write the index lists (0-based sentence positions in the source file) and GENIA's document split."""
+    written: list[Path] = []
+    for corpus, spec in protocol["corpora"].items():
+        targets = [split_file(corpus, "train"), split_file(corpus, "dev")]
+        if not force and all(p.is_file() for p in targets):
+            continue
+        rng = random.Random(f"{protocol['split_seed']}:{corpus}")
+        if "file" in spec:
+            sentences = source_sentences(protocol, corpus, "train")
+            docs = list(dict.fromkeys(genia_document(s) for s in sentences))
+            shuffled = docs[:]
+            rng.shuffle(shuffled)
+            cut = round(len(shuffled) * float(spec["train_share"]))
+            train_docs = set(shuffled[:cut])
+            _write_lines(genia_doc_file("train"), [d for d in docs if d in train_docs])
+            _write_lines(genia_doc_file("dev"), [d for d in docs if d not in train_docs])
+            written += [genia_doc_file("train"), genia_doc_file("dev")]
+            pools = {
+                "train": [i for i, s in enumerate(sentences) if genia_document(s) in train_docs],
+                "dev": [i for i, s in enumerate(sentences) if genia_document(s) not in train_docs],
+            }
+        else:
+            pools = {split: list(range(len(source_sentences(protocol, corpus, split)))) for split in ("train", "dev")}
+        for split in ("train", "dev"):
+            _write_lines(split_file(corpus, split), _sample(rng, pools[split], int(spec[f"{split}_n"])))
+            written.append(split_file(corpus, split))
+    return written
+
+
+def subset(protocol: dict[str, Any], corpus: str, split: str) -> list[Sentence]:
+    """The fixed subset of a corpus split, in the order of its index list."""
+    sentences = source_sentences(protocol, corpus, split)
+    indices = [int(x) for x in _read_lines(split_file(corpus, split))]
+    if indices and max(indices) >= len(sentences):
+        raise ProtocolError(f"{split_file(corpus, split)}: index {max(indices)} beyond the {len(sentences)} sentences")
+    return [sentences[i] for i in indices]
+
+
+def subset_sources(protocol: dict[str, Any], corpus: str) -> dict[str, str]:
+    spec = protocol["corpora"][corpus]
+    out = {}
+    for split in ("train", "dev"):
+        file = spec.get("file", spec.get(split))
+        out[split] = f"{data_path(protocol, file)}#{split_file(corpus, split).relative_to(ROOT)}"
+    return out
+
+
+# ---------------------------------------------------------------- cells
+
+@dataclass(frozen=True)
+class Cell:
+    protocol: str
+    corpus: str
+    variant: str
+    seed: int
+
+    @property
+    def out_dir(self) -> Path:
+        return (RESULTS / "models" / self.protocol / f"{self.corpus}-{self.variant}-s{self.seed}").resolve()
+
+    @property
+    def report(self) -> Path:
+        return RESULTS / "reports" / self.protocol / f"{self.corpus}-{self.variant}-s{self.seed}.md"
+
+
+def cell_state(warehouse: Path, cell: Cell) -> tuple[int | None, bool]:
+    """(completed train run id or None, whether its dev evaluation is recorded)."""
+    from warehouse import open_warehouse
+
+    if not warehouse.is_file():
+        return None, False
+    with open_warehouse(warehouse) as wh:
+        rows = wh.query(
+            "SELECT run_id FROM runs WHERE kind = 'train' AND status = 'completed' AND model_dir = ? "
+            "ORDER BY run_id DESC LIMIT 1",
+            [str(cell.out_dir)],
+        )
+        if not rows:
+            return None, False
+        train_id = int(rows[0]["run_id"])
+        done = wh.query(
+            "SELECT 1 FROM runs WHERE kind = 'evaluate' AND status = 'completed' AND parent_run_id = ?", [train_id]
+        )
+    return train_id, bool(done)
+
+
+def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bool) -> str:
+    """Train (or resume) and evaluate one cell unless the warehouse already has it; says what it did."""
+    from flows.evaluation import evaluate_run
+    from flows.inputs import CorpusInput, resolve_priors
+    from flows.training import TrainSpec, train_run
+
+    train_id, evaluated = cell_state(warehouse, cell)
+    if evaluated:
+        return f"skip {cell}: train run {train_id} and its evaluation are in the warehouse"
+    train = subset(protocol, cell.corpus, "train")
+    dev = subset(protocol, cell.corpus, "dev")
+    sources = {**subset_sources(protocol, cell.corpus), "protocol": protocol["protocol"],
+               "code": json.dumps(code_commit())}
+    data = CorpusInput(cell.corpus, {"train": train, "dev": dev}, sources)
+    started = time.monotonic()
+    if train_id is None:
+        priors = resolve_priors(warehouse, cell.variant, cell.corpus, data.entity_types())
+        spec = TrainSpec(
+            corpus=cell.corpus, variant=cell.variant, backbone=protocol["backbone"], out_dir=str(cell.out_dir),
+            seed=cell.seed, epochs=int(protocol["epochs"]), batch_size=int(protocol["batch_size"]), device="cpu",
+            training=dict(protocol.get("training") or {}), resume=True,
+        )
+        outcome = train_run(warehouse, spec, data, priors, progress=progress)
+        train_id, model_dir = outcome.run_id, outcome.model_dir
+    else:
+        model_dir = str(cell.out_dir / "model")
+    result = evaluate_run(warehouse, model_dir, cell.corpus, "dev", dev, cell.report,
+                          source=sources["dev"], parent_run_id=train_id, progress=progress)
+    return (f"done {cell}: train run {train_id}, evaluate run {result.run_id}, dev F1 {result.scores['f1']:.4f} "
+            f"({time.monotonic() - started:.0f} s)")
+
+
+# ---------------------------------------------------------------- table
+
+def _mean_spread(values: list[float]) -> str:
+    if not values:
+        return "—"
+    mean = statistics.mean(values) * 100
+    if len(values) == 1:
+        return f"{mean:.2f} (n=1)"
+    return f"{mean:.2f} ± {statistics.stdev(values) * 100:.2f} (n={len(values)})"
+
+
+def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
+    """Every finished cell of the protocol: corpus, variant, seed, dev scores, per-kind F1, train seconds."""
+    from warehouse import open_warehouse
+
+    if not warehouse.is_file():
+        return []
+    with open_warehouse(warehouse, read_only=True) as wh:
+        rows = wh.query(
+            "SELECT t.run_id AS train_id, e.run_id AS eval_id, t.corpus, t.variant, t.config, t.priors_build, "
+            "(SELECT sum(seconds) FROM epochs WHERE run_id = t.run_id) AS train_seconds, "
+            "(SELECT count(*) FROM epochs WHERE run_id = t.run_id) AS epochs "
+            "FROM runs t JOIN runs e ON e.parent_run_id = t.run_id AND e.kind = 'evaluate' AND e.status = 'completed' "
+            "WHERE t.kind = 'train' AND t.status = 'completed' ORDER BY t.run_id"
+        )
+        out = []
+        for r in rows:
+            config = json.loads(r["config"])
+            if (config.get("data") or {}).get("protocol") != protocol:
+                continue
+            metrics = wh.query("SELECT scope, key, p, r, f1 FROM metrics WHERE run_id = ? AND split = 'dev' "
+                               "AND scope IN ('overall', 'kind', 'type')", [r["eval_id"]])
+            overall = next(m for m in metrics if m["scope"] == "overall")
+            out.append({
+                "corpus": r["corpus"], "variant": r["variant"], "seed": config["seed"], "train_run": r["train_id"],
+                "eval_run": r["eval_id"], "priors_build": r["priors_build"], "p": overall["p"], "r": overall["r"],
+                "f1": overall["f1"], "epochs": r["epochs"], "train_seconds": r["train_seconds"],
+                "per_kind": {m["key"]: m["f1"] for m in metrics if m["scope"] == "kind"},
+                "per_type": {m["key"]: m["f1"] for m in metrics if m["scope"] == "type"},
+                "code": json.loads(config["data"].get("code", "{}")),
+            })
+    return out
+
+
+def markdown_table(cells: list[dict[str, Any]], variants: list[str], peers: list[dict[str, Any]]) -> str:
+    corpora = list(dict.fromkeys([c["corpus"] for c in cells] + [p["corpus"] for p in peers]))
+    lines = ["| corpus | " + " | ".join(variants) + " | peer (token classification) | full − baseline |",
+             "|---|" + "---|" * (len(variants) + 2)]
+    for corpus in corpora:
+        f1 = {v: [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == v] for v in variants}
+        peer = [p["f1"] for p in peers if p["corpus"] == corpus]
+        gap = "—"
+        if f1.get("full") and f1.get("baseline"):
+            gap = f"{(statistics.mean(f1['full']) - statistics.mean(f1['baseline'])) * 100:+.2f}"
+        lines.append(f"| {corpus} | " + " | ".join(_mean_spread(f1[v]) for v in variants)
+                     + f" | {_mean_spread(peer)} | {gap} |")
+    return "\n".join(lines)
+
+
+def cell_lines(cells: list[dict[str, Any]]) -> str:
+    lines = ["| corpus | variant | seed | P | R | F1 | per-kind F1 | epochs | train s | train run | eval run | priors build | commit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c in cells:
+        kinds = ", ".join(f"{k} {v * 100:.1f}" for k, v in sorted(c["per_kind"].items()) if v is not None)
+        code = c["code"]
+        lines.append(
+            f"| {c['corpus']} | {c['variant']} | {c['seed']} | {c['p'] * 100:.2f} | {c['r'] * 100:.2f} | "
+            f"{c['f1'] * 100:.2f} | {kinds} | {c['epochs']} | {c['train_seconds'] or 0:.0f} | {c['train_run']} | "
+            f"{c['eval_run']} | {c['priors_build'] or '—'} | {code.get('commit', '?')[:7]}{'+dirty' if code.get('dirty') else ''} |"
+        )
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- commands
+
+@app.command()
+def splits(force: bool = typer.Option(False, help="rewrite existing lists (changes the protocol)")) -> None:
+    """Write the fixed subsets under bench/splits/ (existing lists are kept unless --force)."""
+    for path in make_splits(load_protocol(), force):
+        typer.echo(f"wrote {path.relative_to(ROOT)} ({len(_read_lines(path))} lines)")
+
+
+@app.command()
+def run(
+    corpus: list[str] = typer.Option(..., help="corpora, in order"),
+    variant: Optional[list[str]] = typer.Option(None, help="variants (default: the protocol's)"),
+    seed: Optional[list[int]] = typer.Option(None, help="seeds (default: the protocol's)"),
+    warehouse: Path = typer.Option(WAREHOUSE),
+    threads: int = typer.Option(1, help="torch CPU threads"),
+    progress: bool = typer.Option(False),
+) -> None:
+    """Train and evaluate every missing cell of the given corpora × variants × seeds, one after another."""
+    import torch
+
+    torch.set_num_threads(threads)
+    protocol = load_protocol()
+    for c in corpus:
+        for s in seed or protocol["seeds"]:
+            for v in variant or protocol["variants"]:
+                cell = Cell(protocol["protocol"], c, v, int(s))
+                typer.echo(f"{time.strftime('%H:%M:%S')} start {cell}", err=True)
+                typer.echo(run_cell(protocol, cell, warehouse, progress))
+
+
+@app.command()
+def table(
+    warehouse: Path = typer.Option(WAREHOUSE),
+    json_out: Optional[Path] = typer.Option(RESULTS / "table4.json", help="also write the cells as JSON"),
+) -> None:
+    """The Markdown table (mean ± sample std over seeds, dev F1 %) and one line per finished cell."""
+    from peer import collect_peer  # bench/peer.py
+
+    protocol = load_protocol()
+    cells = collect(warehouse, protocol["protocol"])
+    peers = collect_peer(warehouse, protocol["protocol"])
+    typer.echo(markdown_table(cells, list(protocol["variants"]), peers))
+    typer.echo("")
+    typer.echo(cell_lines(cells))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps({"protocol": protocol, "cells": cells, "peer": peers}, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    app()
