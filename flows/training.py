@@ -128,10 +128,8 @@ def build_tagger(spec: TrainSpec, types: list[str], priors: PriorsChoice | None)
     checkpoint = Path(spec.out_dir) / CHECKPOINT
     if spec.resume and (checkpoint / STATE).is_file():
         return Tagger.load(checkpoint, device="cpu")
-    tagger = Tagger.from_backbone(spec.backbone, types, spec.seed, **model_options(spec, priors))
-    if priors is not None:
-        tagger.priors = {"type_vectors": torch.as_tensor(priors.vectors, dtype=torch.float32)}
-    return tagger
+    vectors = None if priors is None else torch.as_tensor(priors.vectors, dtype=torch.float32)
+    return Tagger.from_backbone(spec.backbone, types, spec.seed, type_vectors=vectors, **model_options(spec, priors))
 
 
 def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None,

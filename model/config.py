@@ -1,15 +1,41 @@
 """Configuration of the generative NER model, saved as config.json next to the weights.
 
 The BART sizes live in a nested `bart` sub-config; everything the pointer model adds is a plain field.
-`variant`, `relation_weight` and `priors_build` are the slots for the paper's additions (relation task,
-relation attention, knowledge-base type attention): the BARTNER baseline is `variant="baseline"`, and
-model/variants.yaml names the model class of each variant.
+`variant` names one of the paper's variants; model/variants.yaml gives its model class and which additions it
+switches on (relation prediction, token relation attention, entity type attention). Settings left as None are
+filled from model/variants.yaml (the switches) and model/additions.yaml (sizes, focal loss, w), so a saved
+config.json always records the concrete values a model was built with. `w` is accepted as the name of
+`relation_weight` (eq. 13) and read back as a property.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
 from transformers import AutoConfig, BartConfig, PreTrainedConfig
+
+VARIANTS = Path(__file__).with_name("variants.yaml")
+ADDITIONS = Path(__file__).with_name("additions.yaml")
+SWITCHES = ("relation_prediction", "relation_attention", "type_attention")
+SETTINGS = (
+    "grid_dim", "reduce_dim", "grid_dropout", "focal_alpha", "focal_gamma", "grid_block_cells", "prior_dim",
+    "prefix_hidden", "prefix_dropout",
+)
+
+
+def variant_table() -> dict[str, Any]:
+    """model/variants.yaml: variant name -> {class, relation_prediction, relation_attention, type_attention}."""
+    return yaml.safe_load(VARIANTS.read_text()) or {}
+
+
+def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
+    """model/additions.yaml, with the overrides of `backbone` (its `backbones:` section) applied."""
+    data = yaml.safe_load(ADDITIONS.read_text()) or {}
+    per_backbone = data.pop("backbones", {}) or {}
+    data.update(per_backbone.get(str(backbone), {}) or {})
+    return data
+
 
 class TypePriorConfig(PreTrainedConfig):
     """Pointer-network NER over a BART backbone."""
@@ -22,8 +48,21 @@ class TypePriorConfig(PreTrainedConfig):
     backbone_kind: str = "random"  # "bart" (pretrained), "bert" (converted: cross-attention is new) or "random"
     entity_types: list[str] | None = None
     variant: str = "baseline"
-    relation_weight: float = 0.0
+    relation_weight: float | None = None
     priors_build: dict | None = None
+    relation_prediction: bool | None = None
+    relation_attention: bool | None = None
+    type_attention: bool | None = None
+    type_priors_from_kb: bool = False  # E_T is a fixed knowledge-base array (saved with the weights), not learned
+    grid_dim: int | None = None
+    reduce_dim: int | None = None
+    grid_dropout: float | None = None
+    focal_alpha: float | None = None
+    focal_gamma: float | None = None
+    grid_block_cells: int | None = None
+    prior_dim: int | None = None
+    prefix_hidden: int | None = None
+    prefix_dropout: float | None = None
     layer_norm_eps: float = 1e-5
     word_shape: bool = False
     pointer_dropout: float = 0.3
@@ -34,13 +73,42 @@ class TypePriorConfig(PreTrainedConfig):
     length_penalty: float = 1.0
 
     def __post_init__(self, **kwargs: Any) -> None:
+        if "w" in kwargs:
+            w = kwargs.pop("w")
+            if w is not None:
+                self.relation_weight = float(w)
         super().__post_init__(**kwargs)
+        self._resolve_additions()
         if self.entity_types is None:
             self.entity_types = []
         self.entity_types = [str(t) for t in self.entity_types]
         if len(set(self.entity_types)) != len(self.entity_types):
             raise ValueError(f"duplicate entity types in {self.entity_types}")
         self.is_encoder_decoder = True
+
+    def _resolve_additions(self) -> None:
+        """Fill the switches from the variant and the unset settings from model/additions.yaml."""
+        switches = variant_table().get(self.variant) or {}
+        switches = switches if isinstance(switches, dict) else {}
+        for name in SWITCHES:
+            if getattr(self, name) is None:
+                setattr(self, name, bool(switches.get(name, False)))
+        defaults = addition_defaults(self.backbone)
+        for name in SETTINGS:
+            if getattr(self, name) is None:
+                setattr(self, name, defaults.get(name))
+        if self.relation_weight is None:
+            self.relation_weight = float(defaults.get("relation_weight", 0.3)) if self.relation_prediction else 0.0
+
+    @property
+    def w(self) -> float:
+        """w of eq. 13 (L = L_entity + w * L_relation)."""
+        return float(self.relation_weight)
+
+    @property
+    def additions(self) -> tuple[str, ...]:
+        """The paper's additions this model uses, in SWITCHES order."""
+        return tuple(name for name in SWITCHES if getattr(self, name))
 
     @property
     def d_model(self) -> int:

@@ -8,8 +8,10 @@ words and then its type, and finally END. At step t the output is one softmax ov
 where H^e are the encoder states of the words' first sub-words and E_T the type embeddings.
 
 All attention runs through the standard BART modules, and the two forward passes live in `encode` and
-`decode_step` only, so that the paper's additions can wrap them (extra keys/values through transformers'
-`AttentionInterface`) and add losses through `auxiliary_losses`.
+`decode_step` only, so that the paper's additions (model/extended.py) can hook into them: extra keys/values
+for the attention layers through `encoder_attention_kwargs` / `decoder_attention_kwargs` (read by the
+attention function registered in model/attention.py), extra encoder outputs through `extend_state`, and
+losses through `auxiliary_losses`.
 """
 from __future__ import annotations
 
@@ -26,12 +28,11 @@ from transformers import AutoModel, BartModel, PreTrainedModel
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from .backbone import set_layer_norm_eps
-from .config import TypePriorConfig
+from .config import TypePriorConfig, variant_table
 from .targets import END
 from .tokenization import NUM_SHAPES
 
 TYPE_NAMES = Path(__file__).with_name("type_names.yaml")
-VARIANTS = Path(__file__).with_name("variants.yaml")
 log = logging.getLogger(__name__)
 START = -1  # decoder start symbol; not an output, so outside the target id space
 PAD = -100  # padding in label and decoder-input tensors (ignored by the loss)
@@ -164,12 +165,27 @@ class PointerNER(PreTrainedModel):
         embeds = self._token_embed(input_ids)
         if self.shape_embeddings is not None and shape_ids is not None:
             embeds = embeds + self.shape_embeddings(shape_ids)
-        hidden = self.bart.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        hidden = self.bart.encoder(
+            inputs_embeds=embeds, attention_mask=attention_mask, **self.encoder_attention_kwargs()
+        ).last_hidden_state
         d = hidden.shape[-1]
         word_states = hidden.gather(1, word_index.unsqueeze(-1).expand(-1, -1, d))
         word_tokens = input_ids.gather(1, word_index)
         pointer_keys = (self.pointer_mlp(word_states) + self._token_embed(word_tokens)) / 2
-        return EncoderState(hidden, attention_mask, word_states, word_mask.bool(), word_tokens, pointer_keys)
+        state = EncoderState(hidden, attention_mask, word_states, word_mask.bool(), word_tokens, pointer_keys)
+        return self.extend_state(state)
+
+    def encoder_attention_kwargs(self) -> dict[str, Any]:
+        """Extra keyword arguments for the encoder's attention layers; none in the baseline."""
+        return {}
+
+    def decoder_attention_kwargs(self, state: EncoderState) -> dict[str, Any]:
+        """Extra keyword arguments for the decoder's attention layers; none in the baseline."""
+        return {}
+
+    def extend_state(self, state: EncoderState) -> EncoderState:
+        """Room for the additions to compute more from the encoder output (state.extras); none in the baseline."""
+        return state
 
     # -- decoder ------------------------------------------------------------------------------------
 
@@ -228,6 +244,7 @@ class PointerNER(PreTrainedModel):
             encoder_attention_mask=state.attention_mask,
             cache=cache,
             use_cache=cache is not None,
+            **self.decoder_attention_kwargs(state),
         )
         return self.score(out.last_hidden_state, state), out.cache if cache is not None else None
 
@@ -268,15 +285,15 @@ class PointerNER(PreTrainedModel):
 
 def model_class(variant: str) -> type[PointerNER]:
     """The PointerNER (sub)class model/variants.yaml names for a variant; the baseline when none is named."""
-    table = yaml.safe_load(VARIANTS.read_text()) or {}
-    target = table.get(variant)
+    entry = variant_table().get(variant)
+    target = entry.get("class") if isinstance(entry, dict) else entry
     if target is None:
-        log.warning("variant %r has no model class in %s: building the baseline model", variant, VARIANTS.name)
+        log.warning("variant %r has no model class in variants.yaml: building the baseline model", variant)
         return PointerNER
     module, _, name = str(target).partition(":")
     cls = getattr(importlib.import_module(module), name, None)
     if not (isinstance(cls, type) and issubclass(cls, PointerNER)):
-        raise TypeError(f"{VARIANTS.name}: {variant} → {target} is not a PointerNER subclass")
+        raise TypeError(f"variants.yaml: {variant} → {target} is not a PointerNER subclass")
     return cls
 
 

@@ -34,12 +34,18 @@ class ModelFolderError(ValueError):
 
 
 def build_model(
-    backbone: str | Path, entity_types: Sequence[str], seed: int = 0, **config: object
+    backbone: str | Path,
+    entity_types: Sequence[str],
+    seed: int = 0,
+    type_vectors: torch.Tensor | None = None,
+    **config: object,
 ) -> tuple[PointerNER, PreTrainedTokenizerBase]:
     """A fresh pointer model on a backbone (`minilm`, `tiny-random`, or a BART/BERT checkpoint).
 
     Every part not read from a checkpoint (the new parts; cross-attention of a converted BERT) is
-    initialised from `seed`, whatever the global random state.
+    initialised from `seed`, whatever the global random state. `config` takes TypePriorConfig fields
+    (`variant`, `w` or `relation_weight`, `priors_build`, ...). `type_vectors` ([C, 384], rows in
+    entity_types order) become E_T of a variant with entity type attention; other variants ignore them.
     """
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -53,19 +59,55 @@ def build_model(
         max_source_length=min(int(bb.model.config.max_position_embeddings), 512),
         **config,
     )
+    cfg.type_priors_from_kb = bool(cfg.type_attention and type_vectors is not None)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = model_class(cfg.variant)(cfg)
     model.bart.load_state_dict(bb.model.state_dict())
     model.init_type_embeddings_from_names(bb.tokenizer)
+    if cfg.type_priors_from_kb:
+        model.set_type_priors(type_vectors)
     return model, bb.tokenizer
+
+
+def _aside(target: Path, kind: str) -> list[Path]:
+    if not target.parent.is_dir():
+        return []
+    prefix = f".{target.name}."
+    return [
+        p for p in target.parent.iterdir()
+        if p.name.startswith(prefix) and p.is_dir() and (p.name[len(prefix):].startswith("old-") if kind == "old"
+                                                         else p.name.endswith(".tmp"))
+    ]
+
+
+def recover(target: str | Path) -> Path | None:
+    """Undo what a kill inside `atomic_dir` left behind; returns the folder put back, if any.
+
+    atomic_dir moves the old folder aside (`.{name}.old-PID`) before renaming the new one in: a kill in between
+    leaves no `target`. Then the newest folder moved aside is renamed back (the last complete one). Leftover
+    `.{name}.*.tmp` folders (killed mid-write) are deleted. Call it only where no other writer of `target` runs.
+    """
+    target = Path(target)
+    restored = None
+    old = sorted(_aside(target, "old"), key=lambda p: p.stat().st_mtime)
+    if not target.exists() and old:
+        restored = old.pop()
+        os.replace(restored, target)
+    for leftover in old + _aside(target, "tmp"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    return target if restored is not None else None
 
 
 @contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
-    """Yield a fresh folder beside `target`; on success it replaces `target` by rename."""
+    """Yield a fresh folder beside `target`; on success it replaces `target` by rename.
+
+    Leftovers of an earlier killed write are cleaned up first (`recover`).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    recover(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
@@ -109,7 +151,10 @@ def save(
 
 
 def check_folder(folder: str | Path) -> Path:
+    """The folder, once it holds config.json and safetensors weights (restored first if a kill left it aside)."""
     folder = Path(folder)
+    if not folder.exists():
+        recover(folder)
     if not folder.is_dir():
         raise ModelFolderError(f"model folder {folder} does not exist")
     if not (folder / WEIGHTS).is_file():

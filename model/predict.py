@@ -46,10 +46,18 @@ class Tagger:
 
     @classmethod
     def from_backbone(
-        cls, backbone: str | Path, entity_types: Sequence[str], seed: int = 0, **config: object
+        cls,
+        backbone: str | Path,
+        entity_types: Sequence[str],
+        seed: int = 0,
+        type_vectors: torch.Tensor | None = None,
+        **config: object,
     ) -> "Tagger":
-        model, tokenizer = persistence.build_model(backbone, entity_types, seed, **config)
-        return cls(model, tokenizer)
+        """A fresh model: `config` takes TypePriorConfig fields (variant, w, priors_build, ...); `type_vectors`
+        ([C, 384], knowledge-base E_T) are used by the variants with entity type attention and saved with it."""
+        model, tokenizer = persistence.build_model(backbone, entity_types, seed, type_vectors, **config)
+        priors = None if type_vectors is None else {"type_vectors": torch.as_tensor(type_vectors, dtype=torch.float32)}
+        return cls(model, tokenizer, priors)
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device | None = None) -> "Tagger":

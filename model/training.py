@@ -202,6 +202,8 @@ class Trainer:
 
     def _resume(self, opt, sched) -> dict[str, Any] | None:
         ck = self.out / CHECKPOINT
+        persistence.recover(ck)
+        persistence.recover(self.out / BEST)
         if not (ck / STATE).is_file():
             return None
         model, _, _ = persistence.load(ck, device=self.device)
@@ -273,6 +275,8 @@ def train(
     if not types:
         raise TrainingError("the training sentences have no entities, so there is no entity type to learn")
     ck = Path(out_dir) / CHECKPOINT
+    if resume:
+        persistence.recover(ck)
     if resume and (ck / STATE).is_file():
         tagger = Tagger.load(ck, device="cpu")
     else:

@@ -63,6 +63,18 @@ class TypePriors(nn.Module):
         """E_T projected to the model width: [C, d_model]."""
         return self.to_model(self.vectors())
 
+    def forward(self) -> torch.Tensor:
+        """The type embeddings of the output distribution and of the decoder inputs: `embeddings()`."""
+        return self.embeddings()
+
+    @torch.no_grad()
+    def load_priors(self, priors: torch.Tensor) -> None:
+        """Replace the knowledge-base E_T of a model built for one (same shape; checked like the constructor)."""
+        if not self.from_knowledge_base:
+            raise TypePriorError("this model learns E_T; it was not built for knowledge-base type priors")
+        checked = TypePriors(self.num_types, self.to_model.out_features, self.prior_dim, priors)
+        self.fixed.copy_(checked.fixed)
+
 
 class TypePrefix(nn.Module):
     """Prefix-tuning MLP: E_T -> (K_T, V_T) per layer for encoder self, decoder self and decoder cross attention."""
