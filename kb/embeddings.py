@@ -1,6 +1,7 @@
 """Entity name embeddings with sentence-transformers, cached in the warehouse once per (model, name)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,17 +81,40 @@ class Encoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def embed_names(store: KBStore, encoder: Encoder, names: list[str], progress: bool = True) -> int:
-    """Embed the names the cache lacks for this model; returns how many were embedded."""
+def check_dimension(encoder: Encoder) -> None:
     if encoder.dim != PRIOR_DIM:
         raise EmbeddingDimensionError(
             f"model {encoder.model_id} gives {encoder.dim}-dimensional vectors; the warehouse stores E_t as "
             f"FLOAT[{PRIOR_DIM}]: choose a {PRIOR_DIM}-dimensional sentence-transformers model")
-    missing = store.missing_embeddings(encoder.model_id, names)
-    chunk = max(encoder.batch_size, 1) * 4
-    with tqdm(total=len(missing), desc="embed", unit="name", disable=not progress or not missing) as bar:
-        for start in range(0, len(missing), chunk):
-            part = missing[start:start + chunk]
+
+
+def embedding_batches(store: KBStore, model_id: str, names: list[str], batch_size: int) -> list[list[str]]:
+    """The names the cache lacks for this model, sorted and cut into batches of `batch_size` (any runner, same cuts)."""
+    missing = store.missing_embeddings(model_id, names)
+    step = max(1, batch_size)
+    return [missing[start:start + step] for start in range(0, len(missing), step)]
+
+
+@functools.lru_cache(maxsize=2)
+def cached_encoder(path: str | None, batch_size: int, normalize: bool, max_seq_length: int | None) -> Encoder:
+    """One loaded model per process: a worker that embeds many batches loads it once."""
+    return Encoder.load(path, batch_size, normalize, max_seq_length=max_seq_length)
+
+
+def encode_batch(path: str | None, embedding: dict[str, Any], names: list[str]) -> tuple[str, np.ndarray]:
+    """(model id, vectors) of one batch of names. No warehouse: a worker returns these, one writer saves them."""
+    encoder = cached_encoder(path, int(embedding["batch_size"]), bool(embedding["normalize"]),
+                             embedding.get("max_seq_length"))
+    check_dimension(encoder)
+    return encoder.model_id, encoder.encode(names)
+
+
+def embed_names(store: KBStore, encoder: Encoder, names: list[str], progress: bool = True) -> int:
+    """Embed the names the cache lacks for this model; returns how many were embedded."""
+    check_dimension(encoder)
+    batches = embedding_batches(store, encoder.model_id, names, max(encoder.batch_size, 1) * 4)
+    with tqdm(total=sum(map(len, batches)), desc="embed", unit="name", disable=not progress or not batches) as bar:
+        for part in batches:
             store.save_embeddings(encoder.model_id, part, encoder.encode(part))
             bar.update(len(part))
-    return len(missing)
+    return sum(map(len, batches))

@@ -57,3 +57,7 @@ class SourceUnavailableError(KBError):
         self.status = status
         prefix = f"{where}: " if where else ""
         super().__init__(f"{prefix}could not fetch {what} within the retry budget ({reason}); run again to resume")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str | None, int | None]]:
+        """Picklable with its fields, so it crosses from a Dask worker to the flow intact."""
+        return (type(self), (self.what, self.reason, self.where, self.status))

@@ -45,30 +45,65 @@ def raise_if_unavailable(source_key: str, items: list[HarvestItem]) -> None:
         raise SourceUnavailableError(shown, failed[0].detail, source_key)
 
 
+def walk(source: LookupSource, scheme: Scheme, partition: str | None) -> list[str]:
+    """The candidate titles of one partition, in walk order without repeats. Network only: no warehouse."""
+    if partition is None:
+        raise ValueError(f"{source.key} harvests one entity type at a time: name the partition")
+    return list(dict.fromkeys(source.candidates(scheme, partition)))
+
+
+def fetch_batch(source: LookupSource, titles: list[str], partition: str | None) -> list[HarvestItem]:
+    """The pages (or skips) of one batch of titles. Network only: a worker returns these, one writer saves them."""
+    return list(source.fetch(titles, partition))
+
+
+def walked_titles(store: KBStore, source: LookupSource, scheme: Scheme, partition: str) -> list[str] | None:
+    """The titles an earlier walk with the same categories and limits found, or None if it must walk."""
+    if store.walked(source.key, scheme.name, partition, walk_hash(scheme, partition)):
+        return store.candidates(source.key, scheme.name, partition)
+    return None
+
+
+def save_walk(store: KBStore, source: LookupSource, scheme: Scheme, partition: str, titles: list[str]) -> None:
+    store.save_walk(source.key, scheme.name, partition, walk_hash(scheme, partition), titles)
+
+
+def fetch_batches(store: KBStore, source: LookupSource, titles: list[str]) -> list[list[str]]:
+    """The titles not yet held, cut into the source's batches."""
+    held = store.held_titles(source.key)
+    todo = [t for t in titles if t not in held]
+    step = max(1, getattr(source, "batch_size", 20))
+    return [todo[start:start + step] for start in range(0, len(todo), step)]
+
+
+def save_batch(store: KBStore, source_key: str, items: list[HarvestItem]) -> tuple[int, int]:
+    """Commit one fetched batch (one transaction); raises SourceUnavailableError after saving if it had errors."""
+    written = store.save_items(source_key, items)
+    raise_if_unavailable(source_key, items)
+    return written
+
+
 def harvest(store: KBStore, source: Source, scheme: Scheme, partition: str | None = None, *,
             batch_size: int = 500, progress: bool = True) -> HarvestReport:
     """Harvest one partition of a source (an entity type for the live API; None for a dump or the snapshot)."""
-    held = store.held_titles(source.key)
     fetched = skipped = 0
     if isinstance(source, LookupSource):
         if partition is None:
             raise ValueError(f"{source.key} harvests one entity type at a time: name the partition")
-        whash = walk_hash(scheme, partition)
-        if store.walked(source.key, scheme.name, partition, whash):
-            titles = store.candidates(source.key, scheme.name, partition)
-        else:
-            titles = list(dict.fromkeys(source.candidates(scheme, partition)))
-            store.save_walk(source.key, scheme.name, partition, whash, titles)
-        todo = [t for t in titles if t not in held]
-        step = max(1, getattr(source, "batch_size", 20))
-        with tqdm(total=len(todo), desc=f"harvest {partition}", unit="page", disable=not progress) as bar:
-            for start in range(0, len(todo), step):
-                items = list(source.fetch(todo[start:start + step], partition))
-                pages, skips = store.save_items(source.key, items)
+        titles = walked_titles(store, source, scheme, partition)
+        if titles is None:
+            titles = walk(source, scheme, partition)
+            save_walk(store, source, scheme, partition, titles)
+        batches = fetch_batches(store, source, titles)
+        todo = sum(len(b) for b in batches)
+        with tqdm(total=todo, desc=f"harvest {partition}", unit="page", disable=not progress) as bar:
+            for batch in batches:
+                items = fetch_batch(source, batch, partition)
+                bar.update(len(batch))
+                pages, skips = save_batch(store, source.key, items)
                 fetched, skipped = fetched + pages, skipped + skips
-                bar.update(len(todo[start:start + step]))
-                raise_if_unavailable(source.key, items)
-        return HarvestReport(source.key, partition, len(titles), len(titles) - len(todo), fetched, skipped)
+        return HarvestReport(source.key, partition, len(titles), len(titles) - todo, fetched, skipped)
+    held = store.held_titles(source.key)
     if not isinstance(source, StreamingSource):
         raise TypeError(f"{type(source).__name__} is neither a lookup nor a streaming source")
     buffer: list[HarvestItem] = []
