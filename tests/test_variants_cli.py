@@ -1,0 +1,100 @@
+"""`typeprior train --variant full --priors ID` against a real warehouse holding a real (small) priors build."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from flows.cli import app
+from kb.priors import load_type_priors
+from model.predict import Tagger
+from warehouse import open_warehouse
+
+SENTENCES = [
+    (["Marie", "Curie", "visited", "Paris", "."], [([0, 1], "PER"), ([3], "LOC")]),
+    (["Alan", "Turing", "left", "Oslo", "."], [([0, 1], "PER"), ([3], "LOC")]),
+    (["Ada", "Lovelace", "praised", "North", "and", "South", "Dakota", "."],
+     [([0, 1], "PER"), ([3, 6], "LOC"), ([5, 6], "LOC")]),
+    (["Kenya", "welcomed", "Marie", "Curie", "."], [([0], "LOC"), ([2, 3], "PER")]),
+]
+FAST = ["--backbone", "tiny-random", "--batch-size", "2", "--lr-new", "3e-3", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"tokens": t, "entities": [{"indices": i, "type": y} for i, y in e]}) + "\n"
+                             for t, e in SENTENCES))
+    return train, train
+
+
+@pytest.fixture
+def build(tmp_path: Path, warehouse_path: Path) -> int:
+    """A real demo-scheme build over four snapshot pages (MiniLM embeddings, θ, E_t)."""
+    from kb.build import plan_build, run_build
+    from kb.sources.snapshot import snapshot_file
+
+    pages = json.loads(snapshot_file().read_text(encoding="utf-8"))
+    snap = tmp_path / "snap.json"
+    snap.write_text(json.dumps({t: pages[t] for t in ("Paris", "Oslo", "Marie Curie", "Alan Turing")}))
+    return run_build(warehouse_path, plan_build("demo", [f"snapshot:{snap}"]), progress=False).build_id
+
+
+def test_train_full_with_a_priors_build_records_variant_w_and_build(tmp_path: Path, warehouse_path: Path, files,
+                                                                     build: int) -> None:
+    train, dev = files
+    out = tmp_path / "run"
+    runner = CliRunner()
+    args = ["train", "--train", str(train), "--dev", str(dev), "--corpus", "demo", "--warehouse", str(warehouse_path),
+            "--variant", "full", "--priors", str(build), "--w", "0.4", "--out", str(out), *FAST]
+    r = runner.invoke(app, [*args, "--epochs", "1"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["priors_build"] == build and summary["variant"] == "full" and summary["epochs"] == 1
+
+    tagger = Tagger.load(out / "model", device="cpu")
+    cfg = tagger.model.config
+    assert (cfg.variant, cfg.w, cfg.priors_build["build_id"], cfg.type_priors_from_kb) == ("full", 0.4, build, True)
+    expected = load_type_priors(warehouse_path, build, "demo", types=["LOC", "PER"])
+    assert torch.allclose(tagger.model.type_embeddings.vectors(), torch.as_tensor(expected.vectors))
+    assert torch.allclose(tagger.priors["type_vectors"], torch.as_tensor(expected.vectors))
+
+    r = runner.invoke(app, [*args, "--epochs", "2", "--resume"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.strip().splitlines()[-1])["epochs"] == 2
+    with open_warehouse(warehouse_path, read_only=True) as wh:
+        runs = wh.query("SELECT run_id, status, variant, w, priors_build FROM runs WHERE kind = 'train'")
+        epochs = wh.query("SELECT epoch, relation_loss FROM epochs ORDER BY epoch")
+    # a finished run is not reopened: --resume records a second run that continues its checkpoint (epoch 2 only)
+    assert [(r["status"], r["variant"], r["w"], r["priors_build"]) for r in runs] == [
+        ("completed", "full", 0.4, str(build))] * 2
+    assert [e["epoch"] for e in epochs] == [1, 2] and all(e["relation_loss"] > 0 for e in epochs)
+
+    r = runner.invoke(app, ["evaluate", "--model", str(out), "--data", str(dev), "--corpus", "demo",
+                            "--warehouse", str(warehouse_path)])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.stdout)
+    assert {"p", "r", "f1", "run_id"} <= set(result) and Path(result["report"]).is_file()
+    with open_warehouse(warehouse_path, read_only=True) as wh:
+        evals = wh.query("SELECT variant, priors_build FROM runs WHERE kind = 'evaluate'")
+    assert evals == [{"variant": "full", "priors_build": str(build)}]
+
+
+def test_unrecorded_training_reads_priors_and_bad_choices_fail_clearly(tmp_path: Path, warehouse_path: Path, files,
+                                                                       build: int) -> None:
+    train, _ = files
+    runner = CliRunner(env={"TYPEPRIOR_WAREHOUSE": str(warehouse_path)})
+    r = runner.invoke(app, ["train", "--train", str(train), "--variant", "rp-eta", "--priors", "latest",
+                            "--out", str(tmp_path / "a"), "--epochs", "1", *FAST])
+    assert r.exit_code == 0, r.output
+    cfg = Tagger.load(tmp_path / "a" / "model", device="cpu").model.config
+    assert (cfg.variant, cfg.priors_build["build_id"], cfg.w) == ("rp-eta", build, 0.3)
+
+    r = runner.invoke(app, ["train", "--train", str(train), "--variant", "full", "--priors", "99",
+                            "--out", str(tmp_path / "b"), "--epochs", "1", *FAST])
+    assert r.exit_code == 2 and "no knowledge-base build 99" in r.output
+    r = runner.invoke(app, ["train", "--train", str(train), "--variant", "fancy", "--out", str(tmp_path / "c"), *FAST])
+    assert r.exit_code == 2 and "unknown variant 'fancy'" in r.output
