@@ -3,7 +3,8 @@
 Runs on CPU, or on a GPU with mixed precision when one is present. Every epoch ends with a checkpoint
 (model folder + optimizer, scheduler and trainer state, all safetensors/JSON, written aside and
 renamed), so an interrupted run resumes at the next epoch. Shuffling and dropout are seeded per epoch,
-so a resumed run sees the same batches as an uninterrupted one.
+so a resumed run sees the same batches as an uninterrupted one. Under `torchrun` the same loop runs data-parallel
+(model/distributed.py): each process takes its share of every global batch, and only rank 0 writes.
 
 Output folder layout: `model/` (the best model so far), `checkpoint/` (the latest epoch), `history.json`.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -26,6 +26,7 @@ from transformers import get_linear_schedule_with_warmup
 from . import persistence
 from .batching import encode_sentences
 from .corpus.document import Sentence
+from .distributed import DataParallel
 from .generator import PointerNER
 from .predict import Tagger
 
@@ -155,8 +156,10 @@ class Trainer:
         self.tagger = tagger
         self.cfg = config
         self.out = Path(out_dir)
-        self.device = config.resolve_device()
+        self.dp = DataParallel.from_env(config.resolve_device())
+        self.device = self.dp.device(config.resolve_device())
         self.model = tagger.model.to(self.device)
+        self.step_model = self.dp.wrap(self.model)  # DDP under torchrun; save and evaluate self.model
         self.amp_dtype: torch.dtype | None = None
         if self.device.type == "cuda" and config.mixed_precision:
             self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -172,15 +175,13 @@ class Trainer:
                     )
 
     def _batches(self, sentences: Sequence[Sentence], epoch: int) -> list[list[Sentence]]:
-        order = list(range(len(sentences)))
-        random.Random(self.cfg.seed * 1000 + epoch).shuffle(order)
-        bs = self.cfg.batch_size
-        return [[sentences[i] for i in order[k : k + bs]] for k in range(0, len(order), bs)]
+        """This process's share of each global batch (all of it on one process), seeded per epoch."""
+        return self.dp.batches(sentences, self.cfg.batch_size, self.cfg.seed, epoch)
 
     def _step(self, batch: list[Sentence], opt, sched) -> dict[str, float]:
         b = encode_sentences(batch, self.tagger.encoder, self.tagger.vocab).to(self.device)
         with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
-            out = self.model(**b.model_inputs())
+            out = self.step_model(**b.model_inputs())
         self.scaler.scale(out.loss).backward()
         self.scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
@@ -191,7 +192,7 @@ class Trainer:
         losses = {"loss": float(out.loss.detach()), "entity_loss": float(out.entity_loss.detach())}
         if out.relation_loss is not None:
             losses["relation_loss"] = float(out.relation_loss.detach())
-        return losses
+        return self.dp.weighted_mean(losses, len(batch))
 
     def _save_checkpoint(self, opt, sched, state: dict[str, Any]) -> None:
         tensors, meta = _optimizer_to_files(opt)
@@ -202,8 +203,10 @@ class Trainer:
 
     def _resume(self, opt, sched) -> dict[str, Any] | None:
         ck = self.out / CHECKPOINT
-        persistence.recover(ck)
-        persistence.recover(self.out / BEST)
+        if self.dp.is_main:
+            persistence.recover(ck)
+            persistence.recover(self.out / BEST)
+        self.dp.barrier()
         if not (ck / STATE).is_file():
             return None
         model, _, _ = persistence.load(ck, device=self.device)
@@ -234,7 +237,7 @@ class Trainer:
         state = state or {"epoch": -1, "best_epoch": -1, "best_f1": None, "history": []}
         for epoch in range(state["epoch"] + 1, cfg.epochs):
             torch.manual_seed(cfg.seed * 1000 + epoch)
-            self.model.train()
+            self.step_model.train()
             sums: dict[str, float] = {}
             bar = tqdm(self._batches(train, epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress, leave=False)
             for n, batch in enumerate(bar, 1):
@@ -242,19 +245,21 @@ class Trainer:
                     sums[k] = sums.get(k, 0.0) + v
                 bar.set_postfix(loss=f"{sums['loss'] / n:.4f}")
             record: dict[str, Any] = {"epoch": epoch, **{k: v / n for k, v in sums.items()}}
-            if dev:
+            if dev and self.dp.is_main:
                 scores = self.tagger.evaluate(dev, cfg.eval_batch_size, cfg.num_beams)
                 record.update({"dev_p": scores["p"], "dev_r": scores["r"], "dev_f1": scores["f1"], "dropped": scores["dropped"]})
-            improved = not dev or state["best_f1"] is None or record["dev_f1"] > state["best_f1"]
-            if improved:
+            improved = not dev or state["best_f1"] is None or record.get("dev_f1", -1.0) > state["best_f1"]
+            if improved and self.dp.is_main:
                 state["best_epoch"], state["best_f1"] = epoch, record.get("dev_f1")
                 self.tagger.save(self.out / BEST)
             state["epoch"] = epoch
             state["history"].append(record)
-            self._save_checkpoint(opt, sched, state)
-            write_json_atomic(self.out / HISTORY, {"config": asdict(cfg), **{k: state[k] for k in ("best_epoch", "best_f1", "history")}})
-            if on_epoch is not None:
-                on_epoch(record)
+            if self.dp.is_main:
+                self._save_checkpoint(opt, sched, state)
+                write_json_atomic(self.out / HISTORY, {"config": asdict(cfg), **{k: state[k] for k in ("best_epoch", "best_f1", "history")}})
+                if on_epoch is not None:
+                    on_epoch(record)
+            self.dp.barrier()
         return TrainResult(state["best_epoch"], state["best_f1"], state["history"], self.out / BEST)
 
 
@@ -275,8 +280,10 @@ def train(
     if not types:
         raise TrainingError("the training sentences have no entities, so there is no entity type to learn")
     ck = Path(out_dir) / CHECKPOINT
-    if resume:
+    dp = DataParallel.from_env(cfg.resolve_device())
+    if resume and dp.is_main:
         persistence.recover(ck)
+    dp.barrier()
     if resume and (ck / STATE).is_file():
         tagger = Tagger.load(ck, device="cpu")
     else:
