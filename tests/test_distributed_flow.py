@@ -62,3 +62,15 @@ def test_a_local_dask_cluster_of_two_workers_builds_the_same_priors(tmp_path: Pa
         np.testing.assert_allclose(dask["vectors"][entity_type], vector, atol=1e-6)
     assert dask["build"]["config_hash"] == threads["build"]["config_hash"]
     assert dask["build"]["content_hash"] == threads["build"]["content_hash"]
+
+    # docs/SCALING.md: readers elsewhere query a Parquet export on shared storage, not the single-writer file.
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "threads.duckdb"), read_only=True) as con:
+        con.execute(f"EXPORT DATABASE '{tmp_path / 'export'}' (FORMAT parquet)")
+    with duckdb.connect() as con:
+        rows = con.execute("SELECT entity_type, vector FROM read_parquet($p) ORDER BY entity_type",
+                           {"p": str(tmp_path / "export" / "kb_type_vectors.parquet")}).fetchall()
+    assert [t for t, _ in rows] == sorted(threads["vectors"])
+    for entity_type, vector in rows:
+        np.testing.assert_array_equal(np.asarray(vector, dtype=np.float32), threads["vectors"][entity_type])
