@@ -261,7 +261,10 @@ def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
             if (config.get("data") or {}).get("protocol") != protocol:
                 continue
             metrics = wh.query("SELECT scope, key, p, r, f1 FROM metrics WHERE run_id = ? AND split = 'dev' "
-                               "AND scope IN ('overall', 'kind', 'type')", [r["eval_id"]])
+                               "AND scope IN ('overall', 'kind', 'type') "
+                               "AND coalesce(tp, 0) + coalesce(fp, 0) + coalesce(fn, 0) > 0", [r["eval_id"]])
+            curve = [e["dev_f1"] for e in wh.query("SELECT dev_f1 FROM epochs WHERE run_id = ? ORDER BY epoch",
+                                                   [r["train_id"]])]
             overall = next(m for m in metrics if m["scope"] == "overall")
             out.append({
                 "corpus": r["corpus"], "variant": r["variant"], "seed": config["seed"], "train_run": r["train_id"],
@@ -269,6 +272,7 @@ def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
                 "f1": overall["f1"], "epochs": r["epochs"], "train_seconds": r["train_seconds"],
                 "per_kind": {m["key"]: m["f1"] for m in metrics if m["scope"] == "kind"},
                 "per_type": {m["key"]: m["f1"] for m in metrics if m["scope"] == "type"},
+                "dev_f1_by_epoch": curve,
                 "code": json.loads(config["data"].get("code", "{}")),
             })
     return out
@@ -290,16 +294,50 @@ def markdown_table(cells: list[dict[str, Any]], variants: list[str], peers: list
 
 
 def cell_lines(cells: list[dict[str, Any]]) -> str:
-    lines = ["| corpus | variant | seed | P | R | F1 | per-kind F1 | epochs | train s | train run | eval run | priors build | commit |",
+    lines = ["| corpus | variant | seed | P | R | F1 | per-kind F1 | dev F1 by epoch | train s | train run | eval run | priors build | commit |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in cells:
         kinds = ", ".join(f"{k} {v * 100:.1f}" for k, v in sorted(c["per_kind"].items()) if v is not None)
+        curve = " → ".join(f"{f * 100:.1f}" for f in c["dev_f1_by_epoch"] if f is not None)
         code = c["code"]
         lines.append(
             f"| {c['corpus']} | {c['variant']} | {c['seed']} | {c['p'] * 100:.2f} | {c['r'] * 100:.2f} | "
-            f"{c['f1'] * 100:.2f} | {kinds} | {c['epochs']} | {c['train_seconds'] or 0:.0f} | {c['train_run']} | "
+            f"{c['f1'] * 100:.2f} | {kinds} | {curve} | {c['train_seconds'] or 0:.0f} | {c['train_run']} | "
             f"{c['eval_run']} | {c['priors_build'] or '—'} | {code.get('commit', '?')[:7]}{'+dirty' if code.get('dirty') else ''} |"
         )
+    return "\n".join(lines)
+
+
+def speed_rows(warehouse: Path, cells: list[dict[str, Any]], peers: list[dict[str, Any]]) -> str:
+    """Per cell, measured in the lanes themselves (same load for all): seconds per epoch (training plus the dev
+    pass) relative to the baseline of the same corpus and seed, and the evaluation's sentences/s (model load,
+    greedy decoding of the dev subset, scoring and storing) relative to the peer's inference on the same corpus."""
+    from warehouse import open_warehouse
+
+    with open_warehouse(warehouse, read_only=True) as wh:
+        took = {r["run_id"]: r["s"] for r in wh.query(
+            "SELECT run_id, epoch(finished - created) AS s FROM runs WHERE kind = 'evaluate' AND status = 'completed'")}
+        sentences = {r["run_id"]: r["n"] for r in wh.query(
+            "SELECT run_id, count(*) AS n FROM predictions GROUP BY run_id")}
+    base = {(c["corpus"], c["seed"]): c["train_seconds"] / c["epochs"] for c in cells if c["variant"] == "baseline"}
+    peer_rate = {}
+    for p in peers:
+        peer_rate.setdefault(p["corpus"], []).append(p["inference_sents_per_s"])
+    lines = ["| corpus | variant | seed | s / epoch | × baseline | eval sentences/s | × peer inference |",
+             "|---|---|---|---|---|---|---|"]
+    for c in cells:
+        per_epoch = c["train_seconds"] / c["epochs"]
+        ref = base.get((c["corpus"], c["seed"]))
+        rate = sentences.get(c["eval_run"], 0) / took[c["eval_run"]] if took.get(c["eval_run"]) else None
+        peer = statistics.mean(peer_rate[c["corpus"]]) if c["corpus"] in peer_rate else None
+        lines.append(
+            f"| {c['corpus']} | {c['variant']} | {c['seed']} | {per_epoch:.0f} | "
+            f"{'—' if ref is None else f'{per_epoch / ref:.2f}'} | {'—' if rate is None else f'{rate:.1f}'} | "
+            f"{'—' if rate is None or peer is None else f'{rate / peer:.2f}'} |"
+        )
+    for p in peers:
+        lines.append(f"| {p['corpus']} | peer | {p['seed']} | training {p['train_sents_per_s']:.1f} sentences/s | — | "
+                     f"{p['inference_sents_per_s']:.1f} (inference only) | 1 |")
     return "\n".join(lines)
 
 
@@ -348,6 +386,8 @@ def table(
     typer.echo(markdown_table(cells, list(protocol["variants"]), peers))
     typer.echo("")
     typer.echo(cell_lines(cells))
+    typer.echo("")
+    typer.echo(speed_rows(warehouse, cells, peers))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps({"protocol": protocol, "cells": cells, "peer": peers}, indent=1, default=str))
