@@ -1,6 +1,7 @@
 """Speed of the paper's variants: training step at batch 16 and greedy / beam-4 decoding, per variant.
 
-Same sentences as bench/bench_model.py (CoNLL-2003 dev when ../shared/data is at hand, else synthetic
+Training steps of the variants are interleaved (each
+batch goes through every variant in turn), so a busy machine slows them alike. Same sentences as bench/bench_model.py (CoNLL-2003 dev when ../shared/data is at hand, else synthetic
 CoNLL-length ones). Each variant is built untrained on the same backbone and seed; the full variant gets
 knowledge-base-like E_T (unit 384-d vectors), the cost of which does not depend on their values. The goal
 is full <= 1.3 x baseline per training step on the MiniLM backbone; the JSON has the ratio per variant.
@@ -70,40 +71,56 @@ def build(args: argparse.Namespace, variant: str, types: list[str]):
     return Tagger.from_backbone(args.backbone, types, seed=0, type_vectors=vectors, variant=variant, **overrides)
 
 
-def train_steps(tagger, sentences, args, device, profile: bool = False) -> list[float]:
-    import torch
+class Stepper:
+    """One variant's model and optimizer, taking timed training steps (forward, backward, clip, AdamW)."""
 
-    from model.batching import encode_sentences
-    from model.training import TrainingConfig, parameter_groups
+    def __init__(self, tagger, device) -> None:
+        import torch
 
-    model = tagger.model.to(device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    cfg = TrainingConfig.load(progress=False)
-    opt = torch.optim.AdamW(parameter_groups(model, cfg))
-    model.train()
-    times = []
-    for i in range(args.train_steps + 2):
-        batch = sentences[i * args.batch : (i + 1) * args.batch]
-        b = encode_sentences(batch, tagger.encoder, tagger.vocab).to(device)
+        from model.training import TrainingConfig, parameter_groups
+
+        self.tagger = tagger
+        self.device = device
+        self.model = tagger.model.to(device).train()
+        self.cfg = TrainingConfig.load(progress=False)
+        self.opt = torch.optim.AdamW(parameter_groups(self.model, self.cfg))
+        self.times: list[float] = []
+
+    def step(self, batch, timed: bool) -> None:
+        import torch
+
+        from model.batching import encode_sentences
+
+        sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
+        b = encode_sentences(batch, self.tagger.encoder, self.tagger.vocab).to(self.device)
         sync()
         t0 = time.perf_counter()
-        out = model(**b.model_inputs())
+        out = self.model(**b.model_inputs())
         out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
         sync()
-        if i >= 2:
-            times.append(time.perf_counter() - t0)
-    if profile:
+        if timed:
+            self.times.append(time.perf_counter() - t0)
+
+    def profile(self, batch) -> None:
         from torch.profiler import ProfilerActivity, profile as torch_profile
 
-        b = encode_sentences(sentences[: args.batch], tagger.encoder, tagger.vocab).to(device)
-        with torch_profile(activities=[ProfilerActivity.CPU], record_shapes=False) as prof:
-            out = model(**b.model_inputs())
-            out.loss.backward()
+        from model.batching import encode_sentences
+
+        b = encode_sentences(batch, self.tagger.encoder, self.tagger.vocab).to(self.device)
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            self.model(**b.model_inputs()).loss.backward()
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), file=sys.stderr)
-    return times
+
+
+def interleaved_training(steppers: dict, sentences, args) -> None:
+    """Step every variant on the same batch in turn, so that a busy machine slows all of them alike."""
+    for i in range(args.train_steps + 2):
+        batch = sentences[i * args.batch : (i + 1) * args.batch]
+        for stepper in steppers.values():
+            stepper.step(batch, timed=i >= 2)
 
 
 def decoding(tagger, sentences, args, device) -> dict:
@@ -138,21 +155,24 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device(args.device)
     sentences, source = load_sentences(max(args.sentences, args.batch * (args.train_steps + 2)))
     types = sorted({e.type for s in sentences for e in s.entities} | set(TYPES))
+    steppers = {variant: Stepper(build(args, variant, types), device) for variant in args.variants}
+    interleaved_training(steppers, sentences, args)
+    if args.profile in steppers:
+        steppers[args.profile].profile(sentences[: args.batch])
     per_variant = {}
-    for variant in args.variants:
-        tagger = build(args, variant, types)
-        times = train_steps(tagger, sentences, args, device, profile=args.profile == variant)
-        cfg = tagger.model.config
+    for variant, stepper in steppers.items():
+        cfg = stepper.model.config
+        times = stepper.times
         per_variant[variant] = {
             "additions": list(cfg.additions),
             "grid_dim": cfg.grid_dim if cfg.additions else None,
             "reduce_dim": cfg.reduce_dim if cfg.relation_attention else None,
-            "parameters": sum(p.numel() for p in tagger.model.parameters()),
+            "parameters": sum(p.numel() for p in stepper.model.parameters()),
             "train": {"batch": args.batch, "steps": len(times), "seconds_per_step": statistics.mean(times),
                       "median_seconds_per_step": statistics.median(times)},
         }
         if not args.no_decode:
-            per_variant[variant]["decode"] = decoding(tagger, sentences[: args.sentences], args, device)
+            per_variant[variant]["decode"] = decoding(stepper.tagger, sentences[: args.sentences], args, device)
     if "baseline" in per_variant:
         base = per_variant["baseline"]["train"]["median_seconds_per_step"]
         for v in per_variant.values():

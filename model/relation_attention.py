@@ -6,7 +6,8 @@ convolutions (dilations 1, 2, 3, chained, outputs concatenated: cheap on CPU unl
 max-pooled over its real columns into one vector per word, and projected per decoder layer to K_R, V_R, which are
 concatenated with the cross-attention keys and values (eq. 7); padded words are masked out.
 
-Memory: the grid is processed in blocks of sentences and rows (grid_blocks); a block of rows carries a halo of
+Memory and time: sentences of similar length share a grid cropped to the longest of them (relation.by_length),
+and the grid is processed in blocks of sentences and rows (grid_blocks); a block of rows carries a halo of
 sum(dilations) rows on each side, so the pooled vectors of its own rows are exact; cells outside the real words are zeroed before every convolution, so a sentence
 gives the same vectors alone and inside a padded batch.
 """
@@ -17,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .attention import ExtraKV, split_heads
-from .relation import DEFAULT_BLOCK_CELLS, RelationGrid, blockwise, grid_blocks
+from .relation import DEFAULT_BLOCK_CELLS, RelationGrid, blockwise, by_length, grid_blocks
 
 DISTANCE_BUCKETS = 20
 PAD_REGION, UPPER_REGION, LOWER_REGION = 0, 1, 2
@@ -99,12 +100,14 @@ class RelationAttention(nn.Module):
         """One relation vector per word: [B, n, pooled_dim]; padded words give zeros."""
         mask = word_mask.bool()
         states = grid.states(word_states)
-        b, n = mask.shape
 
         def block(s: torch.Tensor, m: torch.Tensor, start: int, end: int) -> torch.Tensor:
             return self._block(grid, s, m, start, end)
 
-        return blockwise(block, states, mask, grid_blocks(b, n, self.block_cells, self.halo))
+        def group(s: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+            return blockwise(block, s, m, grid_blocks(m.shape[0], m.shape[1], self.block_cells, self.halo))
+
+        return by_length(group, states, mask, square=False, block_cells=self.block_cells)
 
     def extras(self, pooled: torch.Tensor, word_mask: torch.Tensor) -> list[ExtraKV]:
         """K_R, V_R per decoder layer, [B, H, n, Dh] each, masked by the word mask (eq. 7)."""

@@ -21,6 +21,7 @@ from model.relation import (
     multi_task_loss,
     relation_labels,
     grid_blocks,
+    length_groups,
     row_blocks,
     word_states,
 )
@@ -212,3 +213,16 @@ def test_word_states_gathers_first_sub_words() -> None:
 def test_multi_task_loss_weights_the_relation_loss() -> None:
     assert multi_task_loss(torch.tensor(2.0), torch.tensor(10.0)).item() == pytest.approx(5.0)
     assert multi_task_loss(torch.tensor(2.0), torch.tensor(10.0), weight=1.0).item() == pytest.approx(12.0)
+
+
+def test_length_groups_keep_padding_within_the_slack() -> None:
+    lengths = [41, 12, 13, 9, 40, 14, 0, 11]
+    groups = length_groups(lengths, block_cells=None)
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for g in groups:
+        longest = max(lengths[i] for i in g)
+        assert lengths[g[0]] == longest
+        if len(g) > 1:
+            assert len(g) * longest**2 <= 1.5 * sum(lengths[i] ** 2 for i in g)
+    assert [lengths[i] for i in groups[0]] == [41, 40]
+    assert all(len(g) * max(lengths[i] for i in g) ** 2 <= 200 or len(g) == 1 for g in length_groups(lengths, 200))
