@@ -13,6 +13,7 @@ app = typer.Typer(
 )
 data.app.command("import")(warehouse_import.import_corpus)
 app.add_typer(data.app, name="data", help="Read, convert, inspect and import corpora.")
+app.add_typer(sql.export_app, name="warehouse", help="Export the warehouse for readers elsewhere.")
 app.add_typer(kb.app, name="kb", help="Build and inspect knowledge-base type priors.")
 app.registered_commands += sql.app.registered_commands
 app.registered_commands += model.app.registered_commands

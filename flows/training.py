@@ -41,7 +41,7 @@ class TrainSpec:
 
 @dataclass
 class TrainOutcome:
-    run_id: int
+    run_id: int | None  # None on torchrun ranks other than 0, which record nothing
     model_dir: str
     out_dir: str
     best_epoch: int
@@ -138,10 +138,13 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
 
     `on_epoch` is called with each epoch's record after it is stored (progress reporting, or an interruption).
     """
+    from model.distributed import is_main_process
     from model.training import BEST, Trainer
 
     check_variant(spec.variant)
     cfg = training_config(spec, progress)
+    if not is_main_process():
+        return _train_unrecorded(spec, data, priors, cfg)
     run_id = open_run(warehouse, spec, data, priors, cfg)
     try:
         tagger = build_tagger(spec, data.entity_types(), priors)
@@ -169,6 +172,16 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
         raise
     return TrainOutcome(run_id, str(Path(spec.out_dir) / BEST), spec.out_dir, result.best_epoch, result.best_f1,
                         len(result.history), str(curve), None if priors is None else priors.build_id)
+
+
+def _train_unrecorded(spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None, cfg: Any) -> TrainOutcome:
+    """A torchrun rank other than 0 trains its share but writes nothing: rank 0 owns the run row and the files."""
+    from model.training import BEST, Trainer
+
+    tagger = build_tagger(spec, data.entity_types(), priors)
+    result = Trainer(tagger, cfg, spec.out_dir).fit(data.split("train"), data.splits.get("dev"), resume=spec.resume)
+    return TrainOutcome(None, str(Path(spec.out_dir) / BEST), spec.out_dir, result.best_epoch, result.best_f1,
+                        len(result.history), None, None if priors is None else priors.build_id)
 
 
 def train_recorded(

@@ -84,3 +84,22 @@ def sql(
     except WarehouseError as exc:
         raise fail(exc) from None
     print_rows(columns, rows, format)
+
+
+export_app = typer.Typer(no_args_is_help=True)
+
+
+@export_app.command("export")
+def export(
+    out_dir: Path = typer.Argument(..., help="New folder for the Parquet files (must not exist)."),
+    warehouse: Path | None = WarehouseOption,
+    lock_timeout: float | None = LockTimeoutOption,
+) -> None:
+    """Export every table as Parquet (plus schema.sql and load.sql) for readers on shared storage."""
+    from warehouse.export import export_parquet
+
+    try:
+        files = export_parquet(resolve_warehouse(warehouse), out_dir, lock_timeout_s=lock_timeout)
+    except WarehouseError as exc:
+        raise fail(exc) from None
+    typer.echo(json.dumps({"folder": str(out_dir), "files": len(files)}))
