@@ -39,7 +39,7 @@ def learning_curve(history: Sequence[dict[str, Any]], path: str | Path, title: s
 
 
 def sweep_plot(points: Sequence[tuple[float, float]], path: str | Path, title: str = "", split: str = "test") -> Path:
-    """F1 against the type-attention weight w (the paper's Fig. 2); mean over seeds with their spread."""
+    """F1 against the relation-loss weight w (the paper's Fig. 2); mean over seeds with their spread."""
     by_w: dict[float, list[float]] = {}
     for w, f1 in points:
         by_w.setdefault(float(w), []).append(100 * float(f1))
@@ -49,7 +49,7 @@ def sweep_plot(points: Sequence[tuple[float, float]], path: str | Path, title: s
     ax.plot(ws, means, marker="o", color="tab:green")
     if any(len(v) > 1 for v in by_w.values()):
         ax.fill_between(ws, [min(by_w[w]) for w in ws], [max(by_w[w]) for w in ws], alpha=0.2, color="tab:green")
-    ax.set_xlabel("type-attention weight w")
+    ax.set_xlabel("relation-loss weight w")
     ax.set_ylabel(f"{split} F1 (%)")
     ax.set_xticks(ws)
     ax.set_title(title or "F1 against w")

@@ -1,4 +1,4 @@
-"""Prefect flow `weight_sweep`: the paper's Fig. 2 — F1 against the type-attention weight w in {0.1, ..., 0.9} —
+"""Prefect flow `weight_sweep`: the paper's Fig. 2 — F1 against the relation-loss weight w in {0.1, ..., 0.9} —
 as a view in the warehouse (`sweep_results`), a PNG plot and Prefect artifacts."""
 from __future__ import annotations
 

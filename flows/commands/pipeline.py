@@ -210,7 +210,7 @@ def sweep(
     warehouse: Optional[Path] = WarehouseOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """The paper's Fig. 2: F1 against the type-attention weight w; prints the rows and the plot's path as JSON."""
+    """The paper's Fig. 2: F1 against the relation-loss weight w; prints the rows and the plot's path as JSON."""
     from ..weight_sweep import weight_sweep_flow
 
     try:
