@@ -15,7 +15,8 @@ nohup bash -c '
   if [ -n "$after" ]; then while kill -0 "$after" 2>/dev/null; do sleep 10; done; fi
   for step in "$@"; do
     echo "$(date -u +%T) step: $step"
-    .venv/bin/python bench/$step || echo "$(date -u +%T) step failed (rc=$?): $step"
+    .venv/bin/python bench/$step; rc=$?
+    if [ "$rc" -ne 0 ]; then echo "$(date -u +%T) step failed (rc=$rc): $step"; fi
   done
   echo "$(date -u +%T) lane done"
 ' lane "$after" "${steps[@]}" >> "bench/results/$lane.log" 2>&1 &
