@@ -43,6 +43,7 @@ def main(
     corpus: str = typer.Option("conll2003"),
     variant: list[str] = typer.Option(["baseline"]),
     seed: int = typer.Option(42),
+    tag: list[str] = typer.Option([], help="per variant, the rerun tag of its cell ('-' for none)"),
     beams: list[int] = typer.Option([1, 4]),
     sentences: int = typer.Option(300, help="first N sentences of the dev subset"),
     batch_size: int = typer.Option(32),
@@ -62,14 +63,15 @@ def main(
     peer = Peer(["O"] + [f"{p}-{t}" for t in types for p in ("B", "I")], seed)
     peer.predict(dev[:batch_size], batch_size)  # warm-up
     rows: list[dict[str, Any]] = []
-    for v in variant:
-        cell = Cell(protocol["protocol"], corpus, v, seed)
+    tags = [t if t != "-" else "" for t in tag] or [""] * len(variant)
+    for v, t in zip(variant, tags, strict=True):
+        cell = Cell(protocol["protocol"], corpus, v, seed, t)
         tagger = Tagger.load(cell.out_dir / "model", device="cpu")
         tagger.predict_tokens(tokens[:batch_size], batch_size, 1)  # warm-up
         for b in beams:
             peer_s = timed(lambda: peer.predict(dev, batch_size), repeats)
             model_s = timed(lambda: tagger.predict_tokens(tokens, batch_size, b), repeats)
-            rows.append({"variant": v, "beams": b, "sentences": len(dev), "model_sents_per_s": len(dev) / model_s,
+            rows.append({"variant": v, "cell": cell.name, "beams": b, "sentences": len(dev), "model_sents_per_s": len(dev) / model_s,
                          "peer_sents_per_s": len(dev) / peer_s, "ratio": peer_s / model_s})
             typer.echo(json.dumps(rows[-1]))
     report = {"corpus": corpus, "seed": seed, "batch_size": batch_size, "threads": threads, "repeats": repeats,
