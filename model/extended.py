@@ -34,7 +34,7 @@ from .corpus.document import Sentence
 from .generator import EncoderState, PointerNER
 from .relation import IGNORE_INDEX, RelationPrediction, relation_labels
 from .relation_attention import RelationAttention
-from .type_attention import TypePrefix, TypePriors
+from .type_attention import PriorTypeEmbeddings, TypePrefix, TypePriors
 
 ATTENTION_EXTRAS = "attention"  # key of the decoder's AttentionExtras in EncoderState.extras
 
@@ -65,7 +65,9 @@ class ExtendedPointerNER(PointerNER):
             if config.num_types == 0:
                 raise ValueError("type attention needs at least one entity type")
             placeholder = torch.zeros(config.num_types, config.prior_dim) if config.type_priors_from_kb else None
-            self.type_embeddings = TypePriors(config.num_types, d, config.prior_dim, placeholder)
+            self.type_embeddings = PriorTypeEmbeddings(
+                self.type_embeddings, TypePriors(config.num_types, d, config.prior_dim, placeholder)
+            )
             self.type_prefix = TypePrefix(
                 d, bart.encoder_attention_heads, bart.encoder_layers, bart.decoder_layers, config.prior_dim,
                 config.prefix_hidden, config.prefix_dropout,
@@ -84,12 +86,6 @@ class ExtendedPointerNER(PointerNER):
         if not self.config.type_attention:
             raise ValueError(f"variant {self.config.variant!r} has no entity type attention to take type priors")
         self.type_embeddings.load_priors(torch.as_tensor(vectors, dtype=torch.float32))
-
-    @torch.no_grad()
-    def init_type_embeddings_from_names(self, tokenizer: Any) -> None:
-        """BARTNER's name-based start, unless E_T comes from type attention (knowledge base or learned)."""
-        if not self.config.type_attention:
-            super().init_type_embeddings_from_names(tokenizer)
 
     def _type_extras(self, *roles: str) -> AttentionExtras | None:
         if not self.config.type_attention:

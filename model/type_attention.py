@@ -5,7 +5,9 @@ base) or, without a build, a learned initialisation so the model also works alon
 to `hidden` = 512, then up to 2 x layers x width) turns E_T into K_T, V_T per layer for the encoder
 self-attention, the decoder self-attention (eq. 9) and the decoder cross-attention (eq. 7). The same E_T,
 projected to the model width, gives the type part of the output distribution, so the knowledge base shapes
-both attention and decoding.
+both attention and decoding. In the model that projection is added to BARTNER's name-initialised type embeddings
+and starts at zero (`PriorTypeEmbeddings`): a random projection of fixed knowledge-base vectors replaced the good
+name-based start and cost several F1 points in short trainings (BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -116,3 +118,34 @@ class TypePrefix(nn.Module):
     def forward(self, type_vectors: torch.Tensor) -> AttentionExtras:
         """E_T [C, prior_dim] -> the extras of every attention layer."""
         return AttentionExtras(*(self.role(r, type_vectors) for r in (ENCODER_SELF, DECODER_SELF, DECODER_CROSS)))
+
+
+class PriorTypeEmbeddings(nn.Module):
+    """The type embeddings of a type-attention model: names + E_T projected to the model width.
+
+    `names` is BARTNER's learned, name-initialised table (model.generator.TypeEmbeddings); `priors` holds E_T and
+    its projection, whose weights start at zero so that training starts from the baseline's type embeddings and
+    the knowledge base enters as the projection learns (the no-op start W2NER gives its conditional layer norm).
+    """
+
+    def __init__(self, names: nn.Module, priors: TypePriors) -> None:
+        super().__init__()
+        self.names = names
+        self.priors = priors
+        nn.init.zeros_(priors.to_model.weight)
+        nn.init.zeros_(priors.to_model.bias)
+
+    @property
+    def embedding(self) -> nn.Embedding:
+        """The name-initialised table (what PointerNER.init_type_embeddings_from_names fills)."""
+        return self.names.embedding
+
+    def vectors(self) -> torch.Tensor:
+        """E_T: [C, prior_dim]."""
+        return self.priors.vectors()
+
+    def load_priors(self, priors: torch.Tensor) -> None:
+        self.priors.load_priors(priors)
+
+    def forward(self) -> torch.Tensor:
+        return self.names() + self.priors.embeddings()

@@ -99,3 +99,22 @@ def test_type_attention_in_bart_reaches_every_parameter_and_ignores_padding() ->
     with torch.no_grad():
         plain = bart(input_ids=ids, attention_mask=mask, decoder_input_ids=dec)
     assert not torch.allclose(plain.encoder_last_hidden_state, batched.encoder_last_hidden_state, atol=1e-3)
+
+
+def test_prior_type_embeddings_start_as_the_name_table_and_learn_the_projection() -> None:
+    """Names + zero-started projection of E_T: the baseline's types at step 0, and the projection gets gradients."""
+    from model.generator import TypeEmbeddings
+    from model.type_attention import PriorTypeEmbeddings
+
+    torch.manual_seed(0)
+    names = TypeEmbeddings(3, 16)
+    build = torch.randn(3, 384)
+    emb = PriorTypeEmbeddings(names, TypePriors(3, 16, 384, build))
+    assert torch.equal(emb(), names())
+    assert torch.equal(emb.vectors(), build)
+    (emb() ** 2).sum().backward()
+    assert emb.priors.to_model.weight.grad.abs().sum() > 0
+    assert names.embedding.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        emb.priors.to_model.weight.fill_(0.01)
+    torch.testing.assert_close(emb(), names() + emb.priors.to_model(build))

@@ -20,10 +20,11 @@ TYPES = sorted({e.type for s in MIXED for e in s.entities})
 VARIANTS = ["baseline", "rp-tra", "rp-eta", "full"]
 COMPONENTS = {
     "rp-tra": ["relation.grid", "relation.classifier", "relation_attention"],
-    "rp-eta": ["relation.grid", "relation.classifier", "type_embeddings.to_model", "type_prefix.mlps.encoder_self",
-               "type_prefix.mlps.decoder_self", "type_prefix.mlps.decoder_cross"],
-    "full": ["relation.grid", "relation.classifier", "relation_attention", "type_embeddings.to_model",
-             "type_prefix.mlps.encoder_self", "type_prefix.mlps.decoder_self", "type_prefix.mlps.decoder_cross"],
+    "rp-eta": ["relation.grid", "relation.classifier", "type_embeddings.names", "type_embeddings.priors.to_model",
+               "type_prefix.mlps.encoder_self", "type_prefix.mlps.decoder_self", "type_prefix.mlps.decoder_cross"],
+    "full": ["relation.grid", "relation.classifier", "relation_attention", "type_embeddings.names",
+             "type_embeddings.priors.to_model", "type_prefix.mlps.encoder_self", "type_prefix.mlps.decoder_self",
+             "type_prefix.mlps.decoder_cross"],
 }
 
 
