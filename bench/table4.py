@@ -203,8 +203,13 @@ def cell_state(warehouse: Path, cell: Cell) -> tuple[int | None, bool]:
     return train_id, bool(done)
 
 
-def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bool) -> str:
-    """Train (or resume) and evaluate one cell unless the warehouse already has it; says what it did."""
+NO_KB = "/no-kb"  # label suffix of a diagnostic cell whose type attention learns E_T instead of reading KB priors
+
+
+def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bool, use_priors: bool = True) -> str:
+    """Train (or resume) and evaluate one cell unless the warehouse already has it; says what it did.
+
+    `use_priors=False` trains a priors variant with learned type vectors (a diagnostic of what the KB adds)."""
     from flows.evaluation import evaluate_run
     from flows.inputs import CorpusInput, resolve_priors
     from flows.training import TrainSpec, train_run
@@ -215,11 +220,11 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
     train = subset(protocol, cell.corpus, "train")
     dev = subset(protocol, cell.corpus, "dev")
     sources = {**subset_sources(protocol, cell.corpus), "protocol": protocol["protocol"],
-               "code": json.dumps(code_commit()), "tag": cell.tag}
+               "code": json.dumps(code_commit()), "tag": cell.tag, "kb_priors": "yes" if use_priors else "no"}
     data = CorpusInput(cell.corpus, {"train": train, "dev": dev}, sources)
     started = time.monotonic()
     if train_id is None:
-        priors = resolve_priors(warehouse, cell.variant, cell.corpus, data.entity_types())
+        priors = resolve_priors(warehouse, cell.variant, cell.corpus, data.entity_types()) if use_priors else None
         spec = TrainSpec(
             corpus=cell.corpus, variant=cell.variant, backbone=protocol["backbone"], out_dir=str(cell.out_dir),
             seed=cell.seed, epochs=int(protocol["epochs"]), batch_size=int(protocol["batch_size"]), device="cpu",
@@ -277,7 +282,8 @@ def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
                                                    [r["train_id"]])]
             overall = next(m for m in metrics if m["scope"] == "overall")
             out.append({
-                "corpus": r["corpus"], "variant": r["variant"], "seed": config["seed"], "train_run": r["train_id"],
+                "corpus": r["corpus"],
+                "variant": r["variant"] + (NO_KB if config["data"].get("kb_priors") == "no" else ""), "seed": config["seed"], "train_run": r["train_id"],
                 "eval_run": r["eval_id"], "priors_build": r["priors_build"], "p": overall["p"], "r": overall["r"],
                 "f1": overall["f1"], "epochs": r["epochs"], "train_seconds": r["train_seconds"],
                 "per_kind": {m["key"]: m["f1"] for m in metrics if m["scope"] == "kind"},
@@ -382,9 +388,13 @@ def run(
     threads: int = typer.Option(1, help="torch CPU threads"),
     progress: bool = typer.Option(False),
     tag: str = typer.Option("", help="rerun cells under this tag (after listing the old runs as superseded)"),
+    kb_priors: bool = typer.Option(True, help="--no-kb-priors: learned type vectors (diagnostic; give a --tag)"),
 ) -> None:
     """Train and evaluate every missing cell of the given corpora × variants × seeds, one after another."""
     import torch
+
+    if not kb_priors and not tag:
+        raise typer.BadParameter("a cell without KB priors needs its own --tag (its folder must differ)")
 
     torch.set_num_threads(threads)
     protocol = load_protocol()
@@ -393,7 +403,7 @@ def run(
             for v in variant or protocol["variants"]:
                 cell = Cell(protocol["protocol"], c, v, int(s), tag)
                 typer.echo(f"{time.strftime('%H:%M:%S')} start {cell}", err=True)
-                typer.echo(run_cell(protocol, cell, warehouse, progress))
+                typer.echo(run_cell(protocol, cell, warehouse, progress, kb_priors))
 
 
 @app.command()
