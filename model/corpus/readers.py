@@ -158,20 +158,28 @@ def _records(text: str, path: Any) -> list[tuple[int, dict]]:
     return out
 
 
-def read_w2ner(text: str, path: Any = None) -> list[Sentence]:
-    """W2NER JSON: `{"sentence": [...], "ner": [{"index": [ascending ids], "type": T}]}`, as a list or JSON lines."""
+def _read_index_records(text: str, path: Any, tokens_key: str, list_key: str, index_key: str, item: str,
+                        id_key: str | None) -> list[Sentence]:
+    """JSON records holding tokens and a list of {index list, type} items (W2NER and the canonical format)."""
     out = []
     for line, r in _records(text, path):
-        tokens = _tokens(r, "sentence", path, line)
-        ner = r.get("ner", [])
-        _expect(isinstance(ner, list), "'ner' must be a list", path, line)
+        tokens = _tokens(r, tokens_key, path, line)
+        raw = r.get(list_key, [])
+        _expect(isinstance(raw, list), f"'{list_key}' must be a list", path, line)
         entities = []
-        for e in ner:
-            _expect(isinstance(e, dict) and isinstance(e.get("index"), list), "a 'ner' item needs an 'index' list", path, line)
-            idx = [_int(i, "an index", path, line) for i in e["index"]]
+        for e in raw:
+            _expect(isinstance(e, dict) and isinstance(e.get(index_key), list),
+                    f"{item} needs an '{index_key}' list", path, line)
+            idx = [_int(i, "an index", path, line) for i in e[index_key]]
             entities.append(_entity(idx, e.get("type"), len(tokens), path, line))
-        out.append(_sentence(tokens, entities, path, line))
+        sid = None if id_key is None else r.get(id_key)
+        out.append(_sentence(tokens, entities, path, line, None if sid is None else str(sid)))
     return out
+
+
+def read_w2ner(text: str, path: Any = None) -> list[Sentence]:
+    """W2NER JSON: `{"sentence": [...], "ner": [{"index": [ascending ids], "type": T}]}`, as a list or JSON lines."""
+    return _read_index_records(text, path, "sentence", "ner", "index", "a 'ner' item", None)
 
 
 def _squeeze(s: str) -> str:
@@ -208,19 +216,7 @@ def read_genia(text: str, path: Any = None, *, check_text: bool = True) -> list[
 
 def read_jsonl(text: str, path: Any = None) -> list[Sentence]:
     """The project's canonical JSON lines: `{"tokens", "entities": [{"indices", "type"}], "id"?}`."""
-    out = []
-    for line, r in _records(text, path):
-        tokens = _tokens(r, "tokens", path, line)
-        raw = r.get("entities", [])
-        _expect(isinstance(raw, list), "'entities' must be a list", path, line)
-        entities = []
-        for e in raw:
-            _expect(isinstance(e, dict) and isinstance(e.get("indices"), list), "an entity needs an 'indices' list", path, line)
-            idx = [_int(i, "an index", path, line) for i in e["indices"]]
-            entities.append(_entity(idx, e.get("type"), len(tokens), path, line))
-        sid = r.get("id")
-        out.append(_sentence(tokens, entities, path, line, None if sid is None else str(sid)))
-    return out
+    return _read_index_records(text, path, "tokens", "entities", "indices", "an entity", "id")
 
 
 _SPANS = re.compile(r"^\d+,\d+(,\d+,\d+)*$")
