@@ -128,9 +128,9 @@ def weigh_task(warehouse: str, build_id: int) -> int:
 
 
 @task(name="aggregate", cache_policy=NO_CACHE)
-def aggregate_task(warehouse: str, build_id: int, model_id: str) -> str:
+def aggregate_task(warehouse: str, build_id: int, model_id: str, types: list[str]) -> str:
     with KBStore.open(warehouse) as store:
-        return aggregate(store, build_id, model_id)
+        return aggregate(store, build_id, model_id, types)
 
 
 # ---- the flow ---------------------------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def build_type_priors(warehouse: str, scheme: str, sources: list[str], model: st
                 parse_task(warehouse, plan, index)
             weigh_task(warehouse, build_id)
             model_id = embed_distributed(submit, warehouse, build_id, model, plan.settings["embedding"])
-        aggregate_task(warehouse, build_id, model_id)
+        aggregate_task(warehouse, build_id, model_id, plan.scheme.type_names)
     except BaseException as err:
         with KBStore.open(warehouse) as store:
             store.fail_build(build_id, f"{type(err).__name__}: {err}")

@@ -9,8 +9,13 @@ from .errors import KBError
 from .store import KBStore
 
 
-def aggregate_type_vectors(store: KBStore, build_id: int, model_id: str) -> dict[str, np.ndarray]:
-    """Compute and store E_t for every type that has weighted entities in the build."""
+def aggregate_type_vectors(store: KBStore, build_id: int, model_id: str,
+                           types: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Compute and store E_t for every type that has weighted entities in the build.
+
+    A type of `types` (the scheme's) with no entity gets the empty sum, a zero vector, stored with n_entities = 0:
+    the model then reads no prior for it (its type embedding starts from the type's name alone), and `kb show`,
+    the build result and the run's priors record say so."""
     weights = store.weights(build_id)
     if weights.empty:
         raise KBError(f"build {build_id} has no weighted entities: did the harvest find any page of the scheme's types?")
@@ -26,6 +31,10 @@ def aggregate_type_vectors(store: KBStore, build_id: int, model_id: str) -> dict
         e_t = (group["theta"].to_numpy(dtype=np.float64)[:, None] * matrix).sum(axis=0).astype(np.float32)
         out[str(entity_type)] = e_t
         rows.append((str(entity_type), e_t, len(group)))
+    dim = len(next(iter(vectors.values())))
+    for entity_type in sorted(set(types or ()) - set(out)):
+        out[entity_type] = np.zeros(dim, dtype=np.float32)
+        rows.append((entity_type, out[entity_type], 0))
     store.save_type_vectors(build_id, rows)
     return out
 

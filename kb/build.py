@@ -84,9 +84,9 @@ def embed(store: KBStore, build_id: int, encoder: Encoder, progress: bool = True
     return embed_names(store, encoder, store.weights(build_id)["name"].tolist(), progress)
 
 
-def aggregate(store: KBStore, build_id: int, model_id: str) -> str:
-    """E_t per type, then the build's content hash; marks the build done."""
-    aggregate_type_vectors(store, build_id, model_id)
+def aggregate(store: KBStore, build_id: int, model_id: str, types: list[str] | None = None) -> str:
+    """E_t per type (zero for a type of `types` without entities), then the build's content hash; marks it done."""
+    aggregate_type_vectors(store, build_id, model_id, types)
     digest = content_hash(store, build_id)
     store.finish_build(build_id, digest)
     return digest
@@ -107,7 +107,7 @@ def run_build(warehouse: str | Path | Warehouse, plan: BuildPlan, encoder: Encod
                 result.entities[source.key] = extract_entities(store, source.key, plan.scheme, plan.settings)
             result.weights = weigh(store, build_id)
             result.embedded = embed(store, build_id, encoder, progress)
-            result.content_hash = aggregate(store, build_id, encoder.model_id)
+            result.content_hash = aggregate(store, build_id, encoder.model_id, plan.scheme.type_names)
         except BaseException as err:
             store.fail_build(build_id, f"{type(err).__name__}: {err}")
             raise

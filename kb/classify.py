@@ -2,7 +2,8 @@
 
 Evidence, strongest first: the infobox template, the head of the Wikidata short description, the page's own
 categories, the snapshot topic. A page whose name is used as a common noun in its own text ("a desert is ...")
-is not a named entity and is only typed by an infobox.
+is not a named entity and is only typed by an infobox, unless the scheme's types are common nouns themselves
+(`common_nouns: true`: symptoms, proteins, cell types, where "insulin is ..." is the normal way to write).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fnmatch import fnmatchcase
 from .schemes import Scheme
 
 _HEAD_STOP = re.compile(
-    r"\s(?:in|of|by|from|on|for|at|with|found|located|situated|based|that|who|which|near|between|during"
+    r"\s(?:in|of|by|from|on|for|at|with|found|located|situated|based|that|who|which|near|between|during|within|resulting|characterized|characterised|caused|causing|involving|affecting|due"
     r"|primarily|mainly|largely|mostly|chiefly|partly|spanning|straddling)\s|[,;(–—:]",
     re.IGNORECASE,
 )
@@ -62,7 +63,7 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
             for pattern in spec.infoboxes:
                 if fnmatchcase(box, pattern):
                     return TypeAssignment(spec.name, f"infobox:{box}")
-    if is_common_noun(name or ev.title, ev.text):
+    if not scheme.common_nouns and is_common_noun(name or ev.title, ev.text):
         return None
     if ev.description:
         desc = ev.description.strip().lower()

@@ -152,3 +152,21 @@ def test_cli_build_then_show(dump: Path, warehouse_path: Path) -> None:
     assert missing.exit_code == 2 and "no knowledge-base build 42" in missing.output
     bad = runner.invoke(app, ["kb", "build", "--scheme", "nope", "--warehouse", str(warehouse_path)])
     assert bad.exit_code == 2 and "unknown scheme 'nope'" in bad.output
+
+
+def test_a_type_without_entities_gets_the_empty_sum(tmp_path: Path, dump: Path, warehouse_path: Path,
+                                                     encoder: Encoder) -> None:
+    scheme = tmp_path / "with_dna.yaml"
+    scheme.write_text(SCHEME.read_text(encoding="utf-8").replace("name: fixture", "name: with_dna")
+                      + "  DNA:\n    descriptions: [gene]\n", encoding="utf-8")
+    result = run_build(warehouse_path, plan_build(str(scheme), [f"dump:{dump}"]), encoder, progress=False)
+    priors = load_type_priors(warehouse_path, result.build_id, types=["PER", "DNA"])
+    assert priors.n_entities["DNA"] == 0 and priors.n_entities["PER"] > 0
+    assert not priors.vector("DNA").any() and priors.vector("PER").any()
+    runner = CliRunner()
+    built = runner.invoke(app, ["kb", "build", "--scheme", str(scheme), "--source", f"dump:{dump}",
+                                "--warehouse", str(warehouse_path), "--quiet"])
+    assert built.exit_code == 0, built.output
+    assert "no entity of type(s) DNA" in built.stderr
+    shown = runner.invoke(app, ["kb", "show", "--warehouse", str(warehouse_path), "--scheme", "with_dna"])
+    assert "no entity found" in shown.stdout

@@ -84,6 +84,17 @@ def test_a_name_used_as_a_common_noun_is_not_an_entity() -> None:
     assert classify(scheme, Evidence("Desert", topic="Geography", text="A desert is dry.")) is None
 
 
+def test_schemes_of_common_noun_types_keep_pages_written_in_lower_case() -> None:
+    insulin = Evidence("Insulin", description="Peptide hormone", text="Insulin is a hormone; insulin is made ...")
+    assert load_scheme("genia").common_nouns and classify(load_scheme("genia"), insulin).entity_type == "protein"
+    assert not load_scheme("conll2003").common_nouns
+    headache = Evidence("Migraine", description="Disorder resulting in recurrent headaches",
+                        text="Migraine is a disorder; a migraine lasts hours.")
+    assert classify(load_scheme("cadec"), headache).entity_type == "ADR"
+    plasmid = Evidence("Plasmid", description="Small DNA molecule within a cell", text="A plasmid is ...")
+    assert classify(load_scheme("genia"), plasmid) is None
+
+
 @pytest.mark.data
 def test_real_pages_are_typed_from_their_infoboxes_and_categories(shared_data: Path) -> None:
     folder = shared_data / "wikipedia" / "wikitext"

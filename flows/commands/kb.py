@@ -50,6 +50,13 @@ def build(
     except (KBError, WarehouseError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
+    from kb.store import KBStore
+
+    with KBStore.open(path, read_only=True) as store:
+        empty = [r["entity_type"] for r in store.type_vectors(build_id) if r["n_entities"] == 0]
+    if empty:
+        typer.echo(f"warning: build {build_id} found no entity of type(s) {', '.join(empty)}: their E_t is zero "
+                   "(the model reads no prior for them)", err=True)
     typer.echo(build_id)
 
 
@@ -84,7 +91,12 @@ def show(
 
         console.print(CREDIT, style="dim")
     table = Table("type", "entities", "‖E_t‖", f"top {top} (θ)")
-    for entity_type, group in weights.groupby("entity_type", sort=True):
+    groups = dict(iter(weights.groupby("entity_type", sort=True)))
+    for entity_type in sorted(set(groups) | set(vectors)):
+        group = groups.get(entity_type)
+        if group is None:
+            table.add_row(str(entity_type), "0", "0", "no entity found: E_t = 0, the model reads no prior for it")
+            continue
         best = group.nlargest(top, "theta")
         tops = ", ".join(f"{n} ({t:.4f})" for n, t in zip(best["name"], best["theta"]))
         vec = vectors.get(entity_type)

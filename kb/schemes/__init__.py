@@ -52,6 +52,7 @@ class Scheme:
     language: str = "en"
     limits: Limits = field(default_factory=Limits)
     exclude_descriptions: tuple[str, ...] = ()
+    common_nouns: bool = False
     origin: str = ""
 
     @property
@@ -65,13 +66,16 @@ class Scheme:
         raise SchemeError(f"scheme {self.name!r} has no type {name!r} (types: {self.type_names})", self.origin)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "name": self.name,
             "language": self.language,
             "limits": vars(self.limits),
             "exclude_descriptions": list(self.exclude_descriptions),
             "types": {t.name: {k: v for k, v in vars(t).items() if k != "name"} for t in self.types},
         }
+        if self.common_nouns:  # only when set, so the fingerprints of proper-name schemes stay as they were
+            data["common_nouns"] = True
+        return data
 
     def fingerprint(self) -> str:
         """A hash of everything that decides what the scheme harvests and types."""
@@ -176,8 +180,15 @@ def parse_scheme(data: Any, where: str, resolve: Any = None) -> Scheme:
         exclude_descriptions=tuple(p.lower() for p in _strings(
             data.get("exclude_descriptions", list(base.exclude_descriptions) if base else None),
             "exclude_descriptions", where)),
+        common_nouns=_flag(data.get("common_nouns", base.common_nouns if base else False), "common_nouns", where),
         origin=where,
     )
+
+
+def _flag(value: Any, key: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise SchemeError(f"{key!r} must be true or false, not {value!r}", where)
+    return value
 
 
 def load_scheme(name_or_path: str | Path, schemes_dir: str | Path | None = None) -> Scheme:
