@@ -1,12 +1,17 @@
 """The peer users would pick instead: token classification (AutoModelForTokenClassification) on the same MiniLM
 encoder, the same fixed subsets, epochs and batch size as bench/table4.py, recorded in the same warehouse.
 
-BIO tags on each word's first sub-word (the others are ignored by the loss), AdamW at one learning rate with
-linear decay, best epoch by dev F1 (seqeval, exact spans, the same choice rule as the Table 4 cells). Dev F1 is
+BIO tags on each word's first sub-word (the others are ignored by the loss), AdamW with linear decay, best epoch
+by dev F1 (seqeval, exact spans, the same choice rule as the Table 4 cells). Dev F1 is
 also recomputed with the project's exact-match scorer on entity sets, so both systems are scored alike.
 Inference speed: sentences per second over the dev subset at the evaluation batch size, one torch thread.
 
     python bench/peer.py run --corpus conll2003 --corpus wnut17 --seed 42
+    python bench/peer.py run --corpus conll2003 --recipe two-rate     # the new classifier at the model's lr_new
+
+Recipes (bench/table4.yaml `peer.recipes`): `standard`, one learning rate for encoder and classifier (the usual
+token-classification recipe), and `two-rate`, the classifier at a higher rate, as the Table 4 cells train their
+new parts (lr_new), so the peer is not handicapped by a slower-learning head in a 3-epoch budget.
 """
 from __future__ import annotations
 
@@ -33,6 +38,20 @@ from table4 import WAREHOUSE, code_commit, load_protocol, subset, subset_sources
 from model.corpus import Entity, Sentence  # noqa: E402
 
 VARIANT = "peer-tokcls"
+HEAD_PREFIX = "classifier."  # AutoModelForTokenClassification's new layer on a BERT encoder
+
+
+def variant_name(recipe: str) -> str:
+    return VARIANT if recipe == "standard" else f"{VARIANT}/{recipe}"
+
+
+def recipe_config(protocol: dict[str, Any], recipe: str) -> dict[str, Any]:
+    """The peer settings of a recipe: the protocol's `peer` keys, overridden by `peer.recipes[recipe]`."""
+    base = {k: v for k, v in protocol["peer"].items() if k not in {"recipes", "corpora"}}
+    recipes = protocol["peer"].get("recipes") or {}
+    if recipe != "standard" and recipe not in recipes:
+        raise typer.BadParameter(f"unknown peer recipe {recipe!r}; known: {['standard', *recipes]}")
+    return {**base, **(recipes.get(recipe) or {})}
 app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
 
 
@@ -136,7 +155,8 @@ def dev_scores(gold: Sequence[Sentence], predicted: list[list[str]]) -> dict[str
     return scores
 
 
-def train_peer(protocol: dict[str, Any], corpus: str, seed: int, warehouse: Path, threads: int) -> dict[str, Any]:
+def train_peer(protocol: dict[str, Any], corpus: str, seed: int, warehouse: Path, threads: int,
+               recipe: str = "standard") -> dict[str, Any]:
     """Train, pick the best epoch by dev F1, measure inference speed; one recorded run in the warehouse."""
     import torch
     from transformers import get_linear_schedule_with_warmup
@@ -145,7 +165,7 @@ def train_peer(protocol: dict[str, Any], corpus: str, seed: int, warehouse: Path
     from warehouse.runs import finish_run, record_epoch, record_metrics, start_run
 
     torch.set_num_threads(threads)
-    peer_cfg = protocol["peer"]
+    peer_cfg = recipe_config(protocol, recipe)
     train, dev = subset(protocol, corpus, "train"), subset(protocol, corpus, "dev")
     types = sorted({e.type for s in train for e in s.entities})
     labels = ["O"] + [f"{p}-{t}" for t in types for p in ("B", "I")]
@@ -153,17 +173,21 @@ def train_peer(protocol: dict[str, Any], corpus: str, seed: int, warehouse: Path
     config = {
         "protocol": protocol["protocol"], "corpus": corpus, "seed": seed, "epochs": epochs, "batch_size": batch_size,
         "peer": peer_cfg, "labels": labels, "data": {**subset_sources(protocol, corpus), "protocol": protocol["protocol"]},
-        "code": code_commit(), "threads": threads, "encoder": "all-MiniLM-L6-v2",
+        "code": code_commit(), "threads": threads, "encoder": "all-MiniLM-L6-v2", "recipe": recipe,
     }
     with open_warehouse(warehouse) as wh:
-        run_id = start_run(wh, "train", config, corpus=corpus, variant=VARIANT, backbone=protocol["backbone"])
+        run_id = start_run(wh, "train", config, corpus=corpus, variant=variant_name(recipe),
+                           backbone=protocol["backbone"])
     try:
         peer = Peer(labels, seed)
-        params = list(peer.model.named_parameters())
-        no_decay = [p for n, p in params if n.endswith(".bias") or "LayerNorm" in n]
-        decay = [p for n, p in params if not (n.endswith(".bias") or "LayerNorm" in n)]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": float(peer_cfg["weight_decay"])},
-                                 {"params": no_decay, "weight_decay": 0.0}], lr=float(peer_cfg["lr"]))
+        lr = float(peer_cfg["lr"])
+        lr_head = float(peer_cfg.get("lr_head", lr))
+        groups: dict[tuple[float, float], list[Any]] = {}
+        for n, p in peer.model.named_parameters():
+            decay = 0.0 if n.endswith(".bias") or "LayerNorm" in n else float(peer_cfg["weight_decay"])
+            groups.setdefault((lr_head if n.startswith(HEAD_PREFIX) else lr, decay), []).append(p)
+        opt = torch.optim.AdamW([{"params": ps, "lr": rate, "weight_decay": decay}
+                                 for (rate, decay), ps in groups.items()], lr=lr)
         steps = epochs * math.ceil(len(train) / batch_size)
         sched = get_linear_schedule_with_warmup(opt, int(float(peer_cfg["warmup"]) * steps), steps)
         best: dict[str, Any] | None = None
@@ -209,9 +233,9 @@ def train_peer(protocol: dict[str, Any], corpus: str, seed: int, warehouse: Path
     return {"run_id": run_id, "f1": best["scores"]["f1"], **summary}
 
 
-def peer_done(warehouse: Path, protocol: str, corpus: str, seed: int) -> int | None:
+def peer_done(warehouse: Path, protocol: str, corpus: str, seed: int, recipe: str = "standard") -> int | None:
     for row in collect_peer(warehouse, protocol):
-        if row["corpus"] == corpus and row["seed"] == seed:
+        if row["corpus"] == corpus and row["seed"] == seed and row["recipe"] == recipe:
             return row["run_id"]
     return None
 
@@ -226,13 +250,15 @@ def collect_peer(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
         rows = wh.query(
             "SELECT r.run_id, r.corpus, r.config, r.message, m.p, m.r, m.f1 FROM runs r "
             "JOIN metrics m ON m.run_id = r.run_id AND m.split = 'dev' AND m.scope = 'overall' "
-            "WHERE r.kind = 'train' AND r.variant = ? AND r.status = 'completed' ORDER BY r.run_id", [VARIANT])
+            "WHERE r.kind = 'train' AND (r.variant = ? OR r.variant LIKE ?) AND r.status = 'completed' "
+            "ORDER BY r.run_id", [VARIANT, VARIANT + "/%"])
     out = []
     for r in rows:
         config = json.loads(r["config"])
         if config.get("protocol") != protocol:
             continue
-        out.append({"run_id": r["run_id"], "corpus": r["corpus"], "seed": config["seed"], "p": r["p"], "r": r["r"],
+        out.append({"run_id": r["run_id"], "corpus": r["corpus"], "seed": config["seed"],
+                    "recipe": config.get("recipe", "standard"), "p": r["p"], "r": r["r"],
                     "f1": r["f1"], "code": config.get("code"), **json.loads(r["message"] or "{}")})
     return out
 
@@ -243,17 +269,20 @@ def run(
     seed: Optional[list[int]] = typer.Option(None, help="seeds (default: the protocol's)"),
     warehouse: Path = typer.Option(WAREHOUSE),
     threads: int = typer.Option(1, help="torch CPU threads"),
+    recipe: str = typer.Option("standard", help="peer recipe: standard, or one of bench/table4.yaml peer.recipes"),
 ) -> None:
-    """Train and score the peer on every missing (corpus, seed)."""
+    """Train and score the peer on every missing (corpus, seed) of the recipe."""
     protocol = load_protocol()
+    recipe_config(protocol, recipe)
     for c in corpus:
         for s in seed or protocol["seeds"]:
-            done = peer_done(warehouse, protocol["protocol"], c, int(s))
+            done = peer_done(warehouse, protocol["protocol"], c, int(s), recipe)
             if done is not None:
-                typer.echo(f"skip peer {c} seed {s}: run {done} is in the warehouse")
+                typer.echo(f"skip peer {c} seed {s} ({recipe}): run {done} is in the warehouse")
                 continue
-            typer.echo(f"{time.strftime('%H:%M:%S')} start peer {c} seed {s}", err=True)
-            typer.echo(f"done peer {c} seed {s}: {json.dumps(train_peer(protocol, c, int(s), warehouse, threads))}")
+            typer.echo(f"{time.strftime('%H:%M:%S')} start peer {c} seed {s} ({recipe})", err=True)
+            result = train_peer(protocol, c, int(s), warehouse, threads, recipe)
+            typer.echo(f"done peer {c} seed {s} ({recipe}): {json.dumps(result)}")
 
 
 if __name__ == "__main__":

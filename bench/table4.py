@@ -296,16 +296,19 @@ def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
 
 def markdown_table(cells: list[dict[str, Any]], variants: list[str], peers: list[dict[str, Any]]) -> str:
     corpora = list(dict.fromkeys([c["corpus"] for c in cells] + [p["corpus"] for p in peers]))
-    lines = ["| corpus | " + " | ".join(variants) + " | peer (token classification) | full − baseline |",
-             "|---|" + "---|" * (len(variants) + 2)]
+    recipes = list(dict.fromkeys(p.get("recipe", "standard") for p in peers)) or ["standard"]
+    lines = ["| corpus | " + " | ".join(variants) + " | "
+             + " | ".join(f"peer, token classification ({r})" for r in recipes) + " | full − baseline |",
+             "|---|" + "---|" * (len(variants) + len(recipes) + 1)]
     for corpus in corpora:
         f1 = {v: [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == v] for v in variants}
-        peer = [p["f1"] for p in peers if p["corpus"] == corpus]
+        peer = {r: [p["f1"] for p in peers if p["corpus"] == corpus and p.get("recipe", "standard") == r]
+                for r in recipes}
         gap = "—"
         if f1.get("full") and f1.get("baseline"):
             gap = f"{(statistics.mean(f1['full']) - statistics.mean(f1['baseline'])) * 100:+.2f}"
-        lines.append(f"| {corpus} | " + " | ".join(_mean_spread(f1[v]) for v in variants)
-                     + f" | {_mean_spread(peer)} | {gap} |")
+        lines.append(f"| {corpus} | " + " | ".join(_mean_spread(f1[v]) for v in variants) + " | "
+                     + " | ".join(_mean_spread(peer[r]) for r in recipes) + f" | {gap} |")
     return "\n".join(lines)
 
 
@@ -352,18 +355,18 @@ def speed_rows(warehouse: Path, cells: list[dict[str, Any]], peers: list[dict[st
             f"{'—' if rate is None or peer is None else f'{rate / peer:.2f}'} |"
         )
     for p in peers:
-        lines.append(f"| {p['corpus']} | peer | {p['seed']} | training {p['train_sents_per_s']:.1f} sentences/s | — | "
+        lines.append(f"| {p['corpus']} | peer ({p.get('recipe', 'standard')}) | {p['seed']} | training {p['train_sents_per_s']:.1f} sentences/s | — | "
                      f"{p['inference_sents_per_s']:.1f} (inference only) | 1 |")
     return "\n".join(lines)
 
 
 def peer_lines(peers: list[dict[str, Any]]) -> str:
-    lines = ["| corpus | seed | P | R | F1 | seqeval F1 | best epoch | train sentences/s | inference sentences/s | run | commit |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| corpus | recipe | seed | P | R | F1 | seqeval F1 | best epoch | train sentences/s | inference sentences/s | run | commit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in peers:
         code = p.get("code") or {}
         lines.append(
-            f"| {p['corpus']} | {p['seed']} | {p['p'] * 100:.2f} | {p['r'] * 100:.2f} | {p['f1'] * 100:.2f} | "
+            f"| {p['corpus']} | {p.get('recipe', 'standard')} | {p['seed']} | {p['p'] * 100:.2f} | {p['r'] * 100:.2f} | {p['f1'] * 100:.2f} | "
             f"{p['seqeval_f1'] * 100:.2f} | {p['best_epoch']} | {p['train_sents_per_s']:.1f} | "
             f"{p['inference_sents_per_s']:.1f} | {p['run_id']} | {code.get('commit', '?')[:7]}{'+dirty' if code.get('dirty') else ''} |"
         )
