@@ -12,7 +12,8 @@ Reported per cell, over the labelled word pairs of the dev subset:
 - per entity kind (flat / nested / discontinuous): the share of gold entities whose every cell (its Inside links
   and its Begin-End cell) is predicted with its gold relation;
 - the share of sentences whose whole grid is right;
-- per gold relation, the mean predicted distribution (what the head learned below the argmax).
+- per gold relation, the mean predicted distribution, and per relation the average precision of ranking all
+  pairs by its probability (what the head learned below the argmax).
 The project has no decoder from a relation grid to entities (W2NER-style), and the grid carries no types, so no
 entity-level F1 of the grid is reported.
 
@@ -47,6 +48,7 @@ from model.batching import encode_sentences  # noqa: E402
 from model.corpus import Sentence, read_corpus  # noqa: E402
 from model.corpus.document import Kind  # noqa: E402
 from model.extended import relation_targets  # noqa: E402
+from model.persistence import ModelFolderError  # noqa: E402
 from model.predict import Tagger, resolve_model_dir  # noqa: E402
 from model.relation import BEGIN_END, IGNORE_INDEX, INSIDE, RELATIONS, RelationPrediction  # noqa: E402
 from table4 import load_protocol, subset  # noqa: E402
@@ -72,6 +74,29 @@ def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
     return {"p": p, "r": r, "f1": 2 * p * r / (p + r) if p + r else 0.0}
 
 
+def average_precision(scores: torch.Tensor, positives: torch.Tensor) -> float | None:
+    """Area under the precision-recall curve of ranking pairs by score: sum over distinct thresholds of
+    (recall gained) x (precision there), tied scores taken together; None without a positive pair.
+
+    Threshold-free, so it shows whether the head ranks a relation's pairs first even when the argmax never picks it.
+    """
+    total = int(positives.sum())
+    if total == 0:
+        return None
+    order = torch.argsort(scores, descending=True, stable=True)
+    s, hit = scores[order], positives[order].to(torch.float64)
+    last_of_tie = torch.ones_like(s, dtype=torch.bool)
+    last_of_tie[:-1] = s[1:] != s[:-1]
+    tp = hit.cumsum(0)[last_of_tie]
+    seen = torch.arange(1, len(s) + 1, dtype=torch.float64)[last_of_tie]
+    gained = torch.diff(tp, prepend=tp.new_zeros(1)) / total
+    return float((gained * tp / seen).sum())
+
+
+def _square(dtype: torch.dtype) -> torch.Tensor:
+    return torch.zeros(len(RELATIONS), len(RELATIONS), dtype=dtype)
+
+
 @dataclass
 class RelationCounts:
     """Confusion counts of predicted against gold relations over labelled word pairs, plus entity and sentence tallies.
@@ -80,14 +105,16 @@ class RelationCounts:
     Begin-End (tp, fp, fn) per region (REGIONS); `entities` holds per kind [gold entities, entities whose every
     cell is right]; `sentences` / `exact` count the sentences and those whose whole grid is right.
     probability_sums[g] sums the predicted distribution over the `probability_pairs[g]` pairs of gold relation g:
-    it shows what the head learned below the argmax (how much mass a gold Inside pair gets, say).
+    it shows what the head learned below the argmax (how much mass a gold Inside pair gets, say); `scored` keeps
+    each labelled pair's (gold relation, predicted distribution) batch by batch for the average precision.
     """
 
-    confusion: torch.Tensor = field(default_factory=lambda: torch.zeros(len(RELATIONS), len(RELATIONS), dtype=torch.long))
+    confusion: torch.Tensor = field(default_factory=lambda: _square(torch.long))
     begin_end: dict[str, list[int]] = field(default_factory=lambda: {r: [0, 0, 0] for r in REGIONS})
     entities: dict[str, list[int]] = field(default_factory=lambda: {k.value: [0, 0] for k in Kind})
-    probability_sums: torch.Tensor = field(default_factory=lambda: torch.zeros(len(RELATIONS), len(RELATIONS), dtype=torch.float64))
+    probability_sums: torch.Tensor = field(default_factory=lambda: _square(torch.float64))
     probability_pairs: torch.Tensor = field(default_factory=lambda: torch.zeros(len(RELATIONS), dtype=torch.long))
+    scored: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)
     sentences: int = 0
     exact: int = 0
 
@@ -124,6 +151,15 @@ class RelationCounts:
         g, p = gold[labelled], probabilities[labelled].to(torch.float64)
         self.probability_sums.index_add_(0, g, p)
         self.probability_pairs += torch.bincount(g, minlength=len(RELATIONS))
+        self.scored.append((g, p.to(torch.float32)))
+
+    def average_precisions(self) -> dict[str, float | None]:
+        """Per relation, the average precision of ranking every labelled pair by its predicted probability."""
+        if not self.scored:
+            return {name: None for name in RELATIONS}
+        gold = torch.cat([g for g, _ in self.scored])
+        probabilities = torch.cat([p for _, p in self.scored])
+        return {name: average_precision(probabilities[:, i], gold == i) for i, name in enumerate(RELATIONS)}
 
     def mean_probabilities(self) -> dict[str, dict[str, float] | None]:
         """Per gold relation, the mean predicted probability of each relation (None where no pair was seen)."""
@@ -181,6 +217,7 @@ class RelationCounts:
                 for kind, (n, right) in self.entities.items()
             },
             "mean_probability_by_gold": self.mean_probabilities(),
+            "average_precision": self.average_precisions(),
             "sentences": self.sentences,
             "exact_grids": self.exact,
         }
@@ -264,7 +301,9 @@ def cell_corpus(folder: Path, corpora: Sequence[str]) -> str:
     return max(matches, key=len)
 
 
-def probe_cell(folder: Path, sentences: Sequence[Sentence], batch_size: int = 32, device: str = "cpu") -> dict[str, Any]:
+def probe_cell(
+    folder: Path, sentences: Sequence[Sentence], batch_size: int = 32, device: str = "cpu"
+) -> dict[str, Any]:
     """Load a cell's model and probe it on `sentences`; the counts as a dict, with the cell's name and timing."""
     model_dir = resolve_model_dir(folder)
     tagger = Tagger.load(model_dir, device=device)
@@ -290,20 +329,21 @@ def _pct(x: float | None) -> str:
 def summary_table(results: Sequence[dict[str, Any]]) -> str:
     """One row per cell: accuracy, P / R / F1 of Inside and Begin-End, entities with all cells right, exact grids."""
     lines = ["| cell | sentences | word pairs | accuracy | None F1 | Inside P / R / F1 | Begin-End P / R / F1 | "
-             "mean p(gold) None / Inside / Begin-End | entities all cells right (flat / nested / disc.) | "
-             "exact grids | s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "mean p(gold) None / Inside / Begin-End | AP Inside / Begin-End | "
+             "entities all cells right (flat / nested / disc.) | exact grids | s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         rel = r["relations"]
         prf = lambda name: " / ".join(_pct(rel[name][k]) for k in ("p", "r", "f1"))  # noqa: E731
-        ents = " / ".join(
-            "—" if v["gold"] == 0 else f"{_pct(v['share'])} ({v['gold']})" for v in r["entities_all_cells_right"].values()
-        )
+        ents = " / ".join("—" if v["gold"] == 0 else f"{_pct(v['share'])} ({v['gold']})"
+                          for v in r["entities_all_cells_right"].values())
         mean = r["mean_probability_by_gold"]
         gold_p = " / ".join("—" if mean[g] is None else _pct(mean[g][g]) for g in RELATIONS)
+        ap = " / ".join(_pct(r["average_precision"][g]) for g in RELATIONS[1:])
+        exact = _pct(r["exact_grids"] / r["sentences"] if r["sentences"] else None)
         lines.append(
             f"| {r['cell']} | {r['sentences']} | {r['pairs']} | {_pct(r['accuracy'])} | {_pct(rel['None']['f1'])} | "
-            f"{prf('Inside')} | {prf('Begin-End')} | {gold_p} | {ents} | {r['exact_grids']} ({_pct(r['exact_grids'] / r['sentences'] if r['sentences'] else None)} %) | "
+            f"{prf('Inside')} | {prf('Begin-End')} | {gold_p} | {ap} | {ents} | {r['exact_grids']} ({exact} %) | "
             f"{r['seconds']:.1f} |"
         )
     return "\n".join(lines)
@@ -347,23 +387,34 @@ def main(
         protocol = None
     else:
         fixed, protocol = None, load_protocol()
-    results = []
+    results, not_probed = [], []
     for folder in folders:
         if fixed is not None:
             sentences, source = fixed, str(dev_file)
         else:
             corpus = cell_corpus(folder, list(protocol["corpora"]))
             sentences, source = subset(protocol, corpus, "dev"), f"{protocol['protocol']}:{corpus}:dev"
-        result = probe_cell(folder, sentences, batch_size, device)
+        try:
+            result = probe_cell(folder, sentences, batch_size, device)
+        except (ModelFolderError, ProbeError) as err:  # e.g. a superseded cell the current code cannot load
+            not_probed.append({"cell": cell_folder(folder).name, "reason": str(err)})
+            typer.echo(f"{cell_folder(folder).name}: not probed ({err})", err=True)
+            continue
         result["dev"] = source
         results.append(result)
         typer.echo(f"{result['cell']}: {result['sentences']} sentences in {result['seconds']:.1f} s", err=True)
     typer.echo(f"Relation-task accuracy on the dev subsets ({GRID_DECODER_NOTE}):\n")
     typer.echo(summary_table(results))
-    typer.echo("\nPer relation, over word pairs (Begin-End also split: diagonal = one-word entities, lower = longer):\n")
+    typer.echo("\nPer relation, over word pairs (Begin-End also split: diagonal = one-word entities, "
+               "lower = longer):\n")
     typer.echo(relation_table(results))
+    if not_probed:
+        typer.echo("\nNot probed: " + "; ".join(f"{n['cell']} ({n['reason']})" for n in not_probed))
     if json_out is not None:
-        write_json(json_out, {"note": GRID_DECODER_NOTE, "threads": threads, "cells": results})
+        write_json(json_out, {"note": GRID_DECODER_NOTE, "threads": threads, "cells": results,
+                              "not_probed": not_probed})
+    if not results:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

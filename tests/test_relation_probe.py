@@ -1,4 +1,4 @@
-"""bench/relation_probe.py: relation-grid counts on hand-checked grids, and the probe end to end on a tiny saved model."""
+"""bench/relation_probe.py: relation-grid counts on hand-checked grids, and the probe on a tiny saved model."""
 from __future__ import annotations
 
 import json
@@ -16,7 +16,9 @@ from model.relation import BEGIN_END, INSIDE, NONE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import relation_probe  # noqa: E402
-from relation_probe import ProbeError, RelationCounts, app, cell_corpus, finished_relation_cells, probe_tagger  # noqa: E402
+from relation_probe import (  # noqa: E402
+    ProbeError, RelationCounts, app, average_precision, cell_corpus, finished_relation_cells, probe_tagger,
+)
 
 TYPES = ["LOC", "PER"]
 # Hand-counted gold grids (relations at (row, column)):
@@ -69,8 +71,9 @@ def test_deliberately_wrong_cells_give_their_counts() -> None:
     assert (rel["None"]["tp"], rel["None"]["fp"], rel["None"]["fn"]) == (41, 1, 1)
     assert (rel["Inside"]["tp"], rel["Inside"]["fp"], rel["Inside"]["fn"]) == (3, 1, 1)
     assert (rel["Begin-End"]["tp"], rel["Begin-End"]["fp"], rel["Begin-End"]["fn"]) == (3, 1, 1)
-    assert (rel["Begin-End (diagonal)"]["tp"], rel["Begin-End (diagonal)"]["fp"], rel["Begin-End (diagonal)"]["fn"]) == (1, 1, 0)
-    assert (rel["Begin-End (lower)"]["tp"], rel["Begin-End (lower)"]["fp"], rel["Begin-End (lower)"]["fn"]) == (2, 0, 1)
+    diagonal, lower = rel["Begin-End (diagonal)"], rel["Begin-End (lower)"]
+    assert (diagonal["tp"], diagonal["fp"], diagonal["fn"]) == (1, 1, 0)
+    assert (lower["tp"], lower["fp"], lower["fn"]) == (2, 0, 1)
     assert rel["Inside"]["p"] == pytest.approx(0.75) and rel["Inside"]["r"] == pytest.approx(0.75)
     assert result["confusion"]["counts"] == [[41, 0, 1], [1, 3, 0], [0, 1, 3]]
     assert result["accuracy"] == pytest.approx(47 / 50)
@@ -79,6 +82,15 @@ def test_deliberately_wrong_cells_give_their_counts() -> None:
         "flat": 1, "nested": 1, "discontinuous": 0
     }
     assert result["exact_grids"] == 1  # only C
+
+
+def test_average_precision_by_hand() -> None:
+    # ranked: hit, miss, hit, miss -> recall 1/2 at precision 1, recall 2/2 at precision 2/3
+    assert average_precision(torch.tensor([0.9, 0.8, 0.7, 0.1]), torch.tensor([True, False, True, False])) == \
+        pytest.approx(0.5 + 0.5 * 2 / 3)
+    # a tie is one threshold: both pairs come in together at precision 1/2
+    assert average_precision(torch.tensor([0.5, 0.5, 0.2]), torch.tensor([True, False, False])) == pytest.approx(0.5)
+    assert average_precision(torch.tensor([0.3, 0.2]), torch.tensor([False, False])) is None
 
 
 def test_grids_that_label_different_pairs_are_refused() -> None:
@@ -121,6 +133,8 @@ def test_probe_of_a_saved_model_counts_its_all_none_grid(tiny_cell: Path, tmp_pa
     p_none = torch.softmax(torch.tensor([10.0, 0.0, 0.0]), -1)[0].item()
     for gold, mean in result["mean_probability_by_gold"].items():
         assert mean["None"] == pytest.approx(p_none, rel=1e-5), gold
+    # one distribution for every pair: ranking by it is no better than the share of the relation's pairs
+    assert result["average_precision"] == pytest.approx({"None": 42 / 50, "Inside": 4 / 50, "Begin-End": 4 / 50})
 
 
 def test_probe_of_an_untrained_head_keeps_the_gold_counts(tiny_cell: Path) -> None:
