@@ -206,10 +206,20 @@ def cell_state(warehouse: Path, cell: Cell) -> tuple[int | None, bool]:
 NO_KB = "/no-kb"  # label suffix of a diagnostic cell whose type attention learns E_T instead of reading KB priors
 
 
-def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bool, use_priors: bool = True) -> str:
+def diagnostic_settings(protocol: dict[str, Any], name: str) -> dict[str, Any]:
+    """The model-setting overrides of a named diagnostic (table4.yaml `diagnostics`)."""
+    known = protocol.get("diagnostics") or {}
+    if name not in known:
+        raise ProtocolError(f"no diagnostic {name!r} in {PROTOCOL_FILE.name} (known: {sorted(known)})")
+    return dict(known[name].get("model") or {})
+
+
+def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bool, use_priors: bool = True,
+             diagnostic: str = "") -> str:
     """Train (or resume) and evaluate one cell unless the warehouse already has it; says what it did.
 
-    `use_priors=False` trains a priors variant with learned type vectors (a diagnostic of what the KB adds)."""
+    `use_priors=False` trains a priors variant with learned type vectors (a diagnostic of what the KB adds);
+    `diagnostic` names model-setting overrides of table4.yaml's `diagnostics` (the cell is listed as VARIANT/NAME)."""
     from flows.evaluation import evaluate_run
     from flows.inputs import CorpusInput, resolve_priors
     from flows.training import TrainSpec, train_run
@@ -220,7 +230,9 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
     train = subset(protocol, cell.corpus, "train")
     dev = subset(protocol, cell.corpus, "dev")
     sources = {**subset_sources(protocol, cell.corpus), "protocol": protocol["protocol"],
-               "code": json.dumps(code_commit()), "tag": cell.tag, "kb_priors": "yes" if use_priors else "no"}
+               "code": json.dumps(code_commit()), "tag": cell.tag, "kb_priors": "yes" if use_priors else "no",
+               "diagnostic": diagnostic}
+    model_settings = diagnostic_settings(protocol, diagnostic) if diagnostic else {}
     data = CorpusInput(cell.corpus, {"train": train, "dev": dev}, sources)
     started = time.monotonic()
     if train_id is None:
@@ -228,7 +240,7 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
         spec = TrainSpec(
             corpus=cell.corpus, variant=cell.variant, backbone=protocol["backbone"], out_dir=str(cell.out_dir),
             seed=cell.seed, epochs=int(protocol["epochs"]), batch_size=int(protocol["batch_size"]), device="cpu",
-            training=dict(protocol.get("training") or {}), resume=True,
+            training=dict(protocol.get("training") or {}), resume=True, model=model_settings,
         )
         outcome = train_run(warehouse, spec, data, priors, progress=progress)
         train_id, model_dir = outcome.run_id, outcome.model_dir
@@ -283,7 +295,9 @@ def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
             overall = next(m for m in metrics if m["scope"] == "overall")
             out.append({
                 "corpus": r["corpus"],
-                "variant": r["variant"] + (NO_KB if config["data"].get("kb_priors") == "no" else ""), "seed": config["seed"], "train_run": r["train_id"],
+                "variant": r["variant"] + (NO_KB if config["data"].get("kb_priors") == "no" else "")
+                + (f"/{config['data']['diagnostic']}" if config["data"].get("diagnostic") else ""),
+                "seed": config["seed"], "train_run": r["train_id"],
                 "eval_run": r["eval_id"], "priors_build": r["priors_build"], "p": overall["p"], "r": overall["r"],
                 "f1": overall["f1"], "epochs": r["epochs"], "train_seconds": r["train_seconds"],
                 "per_kind": {m["key"]: m["f1"] for m in metrics if m["scope"] == "kind"},
@@ -392,21 +406,29 @@ def run(
     progress: bool = typer.Option(False),
     tag: str = typer.Option("", help="rerun cells under this tag (after listing the old runs as superseded)"),
     kb_priors: bool = typer.Option(True, help="--no-kb-priors: learned type vectors (diagnostic; give a --tag)"),
+    diagnostic: str = typer.Option("", help="model-setting overrides named in table4.yaml `diagnostics` "
+                                            "(the cells get the diagnostic's name as their tag)"),
 ) -> None:
     """Train and evaluate every missing cell of the given corpora × variants × seeds, one after another."""
     import torch
 
     if not kb_priors and not tag:
         raise typer.BadParameter("a cell without KB priors needs its own --tag (its folder must differ)")
+    protocol = load_protocol()
+    if diagnostic:
+        try:
+            diagnostic_settings(protocol, diagnostic)
+        except ProtocolError as err:
+            raise typer.BadParameter(str(err)) from None
+        tag = tag or diagnostic
 
     torch.set_num_threads(threads)
-    protocol = load_protocol()
     for c in corpus:
         for s in seed or protocol["seeds"]:
             for v in variant or protocol["variants"]:
                 cell = Cell(protocol["protocol"], c, v, int(s), tag)
                 typer.echo(f"{time.strftime('%H:%M:%S')} start {cell}", err=True)
-                typer.echo(run_cell(protocol, cell, warehouse, progress, kb_priors))
+                typer.echo(run_cell(protocol, cell, warehouse, progress, kb_priors, diagnostic))
 
 
 @app.command()

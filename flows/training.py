@@ -14,7 +14,7 @@ from typing import Any, Callable
 from warehouse import open_warehouse
 from warehouse.runs import finish_run, record_epoch, record_metrics, start_run
 
-from .config import check_variant
+from .config import FlowConfigError, check_variant
 from .inputs import CorpusInput, PriorsChoice
 from .plots import learning_curve
 
@@ -37,6 +37,15 @@ class TrainSpec:
     training: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
     parent_run_id: int | None = None
+    model: dict[str, Any] = field(default_factory=dict)  # model/additions.yaml keys overridden for this run
+
+    def __post_init__(self) -> None:
+        from model.config import SETTINGS
+
+        unknown = sorted(set(self.model) - set(SETTINGS))
+        if unknown:
+            raise FlowConfigError(f"model settings {unknown} are not model/additions.yaml keys "
+                                  f"(known: {list(SETTINGS)})")
 
 
 @dataclass
@@ -61,8 +70,9 @@ def training_config(spec: TrainSpec, progress: bool) -> Any:
 
 
 def model_options(spec: TrainSpec, priors: PriorsChoice | None) -> dict[str, Any]:
-    """The model-config keys a variant sets: the variant itself, w, and the priors build it reads."""
-    options: dict[str, Any] = {"variant": spec.variant}
+    """The model-config keys a variant sets: the variant itself, w, the priors build it reads, and the run's
+    overrides of model/additions.yaml settings (`spec.model`, checked when the spec is made)."""
+    options: dict[str, Any] = {"variant": spec.variant, **spec.model}
     if spec.w is not None:
         options["w"] = spec.w
     if priors is not None:

@@ -57,7 +57,7 @@ class TypePriorConfig(PreTrainedConfig):
     grid_dim: int | None = None
     reduce_dim: int | None = None
     grid_dropout: float | None = None
-    focal_alpha: float | None = None
+    focal_alpha: float | list[float] | None = None  # one weight, or one per relation (None, Inside, Begin-End)
     focal_gamma: float | None = None
     grid_block_cells: int | None = None
     prior_dim: int | None = None

@@ -210,3 +210,17 @@ def test_train_recorded_is_one_call_for_the_cli(tmp_path: Path, warehouse_path: 
     assert [r["status"] for r in runs] == ["completed", "completed"] and again.run_id != first.run_id
     assert json.loads(runs[0]["config"])["training"]["lr_new"] == 3e-3
     assert again.epochs == 2  # resumed from the first run's checkpoint: epoch 1 kept, epoch 2 trained
+
+
+def test_model_setting_overrides_reach_the_saved_model(tmp_path: Path, warehouse_path: Path, corpus_files) -> None:
+    from model.config import TypePriorConfig
+
+    data = resolve_corpus(warehouse_path, "tiny", *corpus_files)
+    trained = train_run(warehouse_path, spec(tmp_path / "m", variant="rp-tra", epochs=1,
+                                             model={"focal_alpha": [1.0, 20.0, 20.0]}), data, None, progress=False)
+    assert TypePriorConfig.from_pretrained(trained.model_dir).focal_alpha == [1.0, 20.0, 20.0]
+    with open_warehouse(warehouse_path, read_only=True) as wh:
+        config = json.loads(wh.query("SELECT config FROM runs WHERE run_id = ?", [trained.run_id])[0]["config"])
+    assert config["model"] == {"focal_alpha": [1.0, 20.0, 20.0]}
+    with pytest.raises(FlowConfigError, match="focal_alfa"):
+        spec(tmp_path / "n", model={"focal_alfa": 1.0})

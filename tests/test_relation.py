@@ -130,6 +130,15 @@ def test_focal_loss_matches_its_formula() -> None:
     ce = F.cross_entropy(logits.reshape(-1, 3), target.reshape(-1), ignore_index=IGNORE_INDEX)
     torch.testing.assert_close(FocalLoss(alpha=1.0, gamma=0.0)(logits, target), ce)
     assert FocalLoss()(logits, torch.full_like(target, IGNORE_INDEX)).item() == 0.0
+    per_relation = FocalLoss(alpha=[1.0, 4.0, 9.0], gamma=1.0)(logits, target)
+    weights = [1.0, 4.0, 9.0]
+    kept = [int(t) for t in target.flatten().tolist() if t != IGNORE_INDEX]
+    weighted = [w_over_5 * weights[t] for w_over_5, t in zip([x / 5.0 for x in terms], kept)]
+    assert per_relation.item() == pytest.approx(sum(weighted) / len(weighted), rel=1e-5)
+    torch.testing.assert_close(FocalLoss(alpha=[5.0, 5.0, 5.0])(logits, target), got)
+    for bad in ([1.0, 2.0], [1.0, -1.0, 1.0], [1.0, float("nan"), 1.0]):
+        with pytest.raises(ValueError, match="focal alpha"):
+            FocalLoss(alpha=bad)
 
 
 def tiny_task(**kw) -> RelationPrediction:
