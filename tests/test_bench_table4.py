@@ -1,0 +1,55 @@
+"""The Table 4 harness's own logic: protocol diagnostics, peer recipes, the summary table and superseded cells."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import peer  # noqa: E402
+import table4  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def protocol() -> dict:
+    return table4.load_protocol()
+
+
+def test_diagnostics_name_real_model_settings(protocol: dict) -> None:
+    from model.config import SETTINGS
+
+    for name in protocol["diagnostics"]:
+        assert set(table4.diagnostic_settings(protocol, name)) <= set(SETTINGS)
+    assert len(table4.diagnostic_settings(protocol, "balanced-focal")["focal_alpha"]) == 3
+    with pytest.raises(table4.ProtocolError, match="no diagnostic 'nope'"):
+        table4.diagnostic_settings(protocol, "nope")
+
+
+def test_peer_recipes_override_the_standard_settings(protocol: dict) -> None:
+    standard = peer.recipe_config(protocol, "standard")
+    two_rate = peer.recipe_config(protocol, "two-rate")
+    assert "lr_head" not in standard and "recipes" not in standard
+    assert two_rate["lr"] == standard["lr"] and two_rate["lr_head"] > two_rate["lr"]
+    assert peer.variant_name("standard") == "peer-tokcls" and peer.variant_name("two-rate") == "peer-tokcls/two-rate"
+    with pytest.raises(typer.BadParameter, match="unknown peer recipe"):
+        peer.recipe_config(protocol, "nope")
+
+
+def test_summary_table_means_spreads_and_gap() -> None:
+    cells = [{"corpus": "c", "variant": v, "f1": f} for v, f in
+             [("baseline", 0.50), ("baseline", 0.52), ("full", 0.53), ("full", 0.55), ("full/no-kb", 0.99)]]
+    peers = [{"corpus": "c", "recipe": "standard", "f1": 0.40}, {"corpus": "c", "recipe": "two-rate", "f1": 0.60},
+             {"corpus": "c", "recipe": "two-rate", "f1": 0.62}]
+    text = table4.markdown_table(cells, ["baseline", "rp-tra", "rp-eta", "full"], peers)
+    header, _, row = text.splitlines()
+    assert "(standard)" in header and "(two-rate)" in header
+    cols = [c.strip() for c in row.strip("|").split("|")]
+    assert cols[0] == "c" and cols[1] == "51.00 ± 1.41 (n=2)" and cols[2] == "—" and cols[4] == "54.00 ± 1.41 (n=2)"
+    assert cols[5] == "40.00 (n=1)" and cols[6] == "61.00 ± 1.41 (n=2)" and cols[7] == "+3.00"
+
+
+def test_superseded_runs_come_from_the_protocol(protocol: dict) -> None:
+    dropped = table4.superseded_runs(protocol)
+    assert {5, 6, 14, 15, 36, 38} <= set(dropped) and all(dropped.values())
