@@ -5,6 +5,11 @@ only a later word or a type may follow; outside one, a pointer or END. A type th
 an entity with at least one pointer. A sentence's budget (max_len + max_len_a × words, plus END) only
 admits a pointer while a type and END still fit after it, so sequences always close. Whatever is still
 ill-formed is dropped and counted by `targets.delinearize`.
+
+Beam search projects the cross-attention keys and values once per sentence and shares them among its beams
+(`PointerNER.cross_attention_cache`); only the self-attention cache follows the beams. `shared_cross=False`
+is the plain path (keys projected per beam by BART and reordered with the whole cache at every step), kept as
+the reference the shared one must match (tests/test_decoding_cache.py).
 """
 from __future__ import annotations
 
@@ -68,7 +73,7 @@ def _strip(seq: list[int]) -> list[int]:
 
 
 @torch.no_grad()
-def greedy_decode(model: PointerNER, state: EncoderState) -> list[list[int]]:
+def greedy_decode(model: PointerNER, state: EncoderState, shared_cross: bool = True) -> list[list[int]]:
     """Most probable allowed output at each step, for the whole batch at once."""
     n = state.word_mask.shape[0]
     device = state.word_mask.device
@@ -77,7 +82,7 @@ def greedy_decode(model: PointerNER, state: EncoderState) -> list[list[int]]:
         torch.zeros(n, dtype=torch.bool, device=device),
         budgets(model, state.word_mask),
     )
-    cache = model.new_cache()
+    cache = model.cross_attention_cache(state) if shared_cross else model.new_cache()
     prev = torch.full((n, 1), START, dtype=torch.long, device=device)
     out: list[torch.Tensor] = []
     for step in range(int(st.budget.max())):
@@ -95,7 +100,13 @@ def greedy_decode(model: PointerNER, state: EncoderState) -> list[list[int]]:
 
 
 @torch.no_grad()
-def beam_decode(model: PointerNER, state: EncoderState, num_beams: int = 4, length_penalty: float = 1.0) -> list[list[int]]:
+def beam_decode(
+    model: PointerNER,
+    state: EncoderState,
+    num_beams: int = 4,
+    length_penalty: float = 1.0,
+    shared_cross: bool = True,
+) -> list[list[int]]:
     """Beam search over the allowed outputs, in the manner of Hugging Face's.
 
     Each step ranks 2k candidates per sentence: an END among the k best leaves the beam as a finished
@@ -104,10 +115,11 @@ def beam_decode(model: PointerNER, state: EncoderState, num_beams: int = 4, leng
     test), or when its budget ends (the constraints make every beam end by then).
     """
     if num_beams <= 1:
-        return greedy_decode(model, state)
+        return greedy_decode(model, state, shared_cross)
     b = state.word_mask.shape[0]
     k = num_beams
     device = state.word_mask.device
+    cache = model.cross_attention_cache(state, k) if shared_cross else model.new_cache()
     state = state.index_select(torch.arange(b, device=device).repeat_interleave(k))
     n = b * k
     st = DecodeState(
@@ -117,7 +129,6 @@ def beam_decode(model: PointerNER, state: EncoderState, num_beams: int = 4, leng
     )
     scores = torch.full((b, k), NEG_INF, device=device)
     scores[:, 0] = 0.0
-    cache = model.new_cache()
     prev = torch.full((n, 1), START, dtype=torch.long, device=device)
     seqs = torch.zeros((n, 0), dtype=torch.long, device=device)
     base = (torch.arange(b, device=device) * k).unsqueeze(1)
@@ -152,7 +163,8 @@ def beam_decode(model: PointerNER, state: EncoderState, num_beams: int = 4, leng
         scores = scores.masked_fill(done.unsqueeze(1), NEG_INF)
         pick = rows.gather(1, keep).reshape(n)
         nxt = tokens.gather(1, keep).reshape(n)
-        cache.reorder_cache(pick)
+        # beams stay within their sentence: shared cross-attention keys are already right for every beam
+        (cache.self_attention_cache if shared_cross else cache).reorder_cache(pick)
         st = advance(model, st.reorder(pick), nxt)
         seqs = torch.cat([seqs[pick], nxt.unsqueeze(1)], dim=1)
         prev = nxt.unsqueeze(1)
