@@ -1,8 +1,10 @@
-"""Decoding with cross-attention keys shared by the beams of a sentence decodes exactly as the plain path.
+"""Beam search with cross-attention keys shared by the beams of a sentence, and stopped sentences dropped from
+the batch, decodes exactly as the plain path.
 
-The plain path (`shared_cross=False`) is what decoding did before: BART projects the cross-attention keys and
-values for every beam row and the whole cache, cross part included, is reordered with the beams at every step,
-and the attention extras are appended to the cross keys at every step.
+The plain path (`shared_cross=False, drop_done=None`) is what decoding did before: BART projects the
+cross-attention keys and values for every beam row, the whole cache, cross part included, is reordered with the
+beams at every step, the attention extras are appended to the cross keys at every step, and stopped sentences
+stay in the batch to the end.
 """
 from __future__ import annotations
 
@@ -14,30 +16,45 @@ from test_variants import _encoder_inputs, tagger_for
 
 from model.attention import ExtraKV
 from model.batching import encode_sentences
+from model.corpus.document import Sentence
 from model.decoding import beam_decode, greedy_decode
 from model.generator import START
 from model.targets import END
 
 
-def _encoded(variant: str):
+# sentences of very different lengths (budgets of 11 to 36 steps): short ones stop long before the batch does
+VARIED = [*MIXED[:5], Sentence(["Paris"]), Sentence("Mary visited".split()), Sentence([w for s in MIXED for w in s.tokens])]
+
+
+def _encoded(variant: str, sentences: list[Sentence] = VARIED):
+    torch.manual_seed(0)  # tagger_for perturbs the weights with the global generator
     t = tagger_for(variant)
     t.model.eval()
-    batch = encode_sentences(MIXED, t.encoder, t.vocab)
+    batch = encode_sentences(sentences, t.encoder, t.vocab, with_labels=False)
     with torch.no_grad():
         return t.model, t.model.encode(**_encoder_inputs(batch))
 
 
 @pytest.mark.parametrize("variant", ["baseline", "rp-tra", "full"])
-def test_shared_cross_keys_decode_exactly_as_the_plain_path(variant: str) -> None:
+def test_shared_cross_keys_and_dropped_sentences_decode_exactly_as_the_plain_path(variant: str, monkeypatch) -> None:
     model, state = _encoded(variant)
-    plain = {k: beam_decode(model, state, k, shared_cross=False) for k in (1, 3, 4)}
-    shared = {k: beam_decode(model, state, k) for k in (1, 3, 4)}
-    assert shared == plain
-    assert greedy_decode(model, state) == plain[1] == greedy_decode(model, state, shared_cross=False)
+    plain = {k: beam_decode(model, state, k, shared_cross=False, drop_done=None) for k in (1, 3, 4)}
     # the comparison is not between empty outputs: entities are generated, and beam search finds other ones
     assert any(len(s) > 1 for s in plain[4])
     assert plain[4] != plain[1]
-    assert all(s[-1] == END for k in (3, 4) for s in shared[k])
+    assert greedy_decode(model, state) == plain[1] == greedy_decode(model, state, shared_cross=False)
+    rows: list[int] = []
+    step = model.decode_step
+    monkeypatch.setattr(model, "decode_step", lambda *a, **kw: rows.append(a[1].shape[0]) or step(*a, **kw))
+    for k in (3, 4):
+        for shared, drop in ((True, None), (True, 0.25), (True, 0.01), (False, 0.01)):
+            rows.clear()
+            assert beam_decode(model, state, k, shared_cross=shared, drop_done=drop) == plain[k], (k, shared, drop)
+            assert rows[0] == k * len(VARIED)
+            if drop == 0.01:  # rows leave as soon as their sentence stops: some do before the last step
+                assert min(rows) < rows[0] and rows == sorted(rows, reverse=True)
+    with pytest.raises(ValueError, match="drop_done"):
+        beam_decode(model, state, 3, drop_done=0.0)
 
 
 @pytest.mark.parametrize("variant", ["rp-tra", "full"])
