@@ -7,9 +7,10 @@ admits a pointer while a type and END still fit after it, so sequences always cl
 ill-formed is dropped and counted by `targets.delinearize`.
 
 Beam search projects the cross-attention keys and values once per sentence and shares them among its beams
-(`PointerNER.cross_attention_cache`); only the self-attention cache follows the beams. `shared_cross=False`
-is the plain path (keys projected per beam by BART and reordered with the whole cache at every step), kept as
-the reference the shared one must match (tests/test_decoding_cache.py).
+(`PointerNER.cross_attention_cache`); only the self-attention cache follows the beams, and sentences that have
+stopped leave the batch (`drop_done`). `shared_cross=False, drop_done=None` is the plain path (keys projected
+per beam by BART, the whole cache reordered at every step, every sentence decoded to the end), kept as the
+reference the fast one must match exactly (tests/test_decoding_cache.py).
 """
 from __future__ import annotations
 
