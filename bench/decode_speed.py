@@ -50,6 +50,10 @@ def main(
     repeats: int = typer.Option(1),
     threads: int = typer.Option(1),
     json_out: Optional[Path] = typer.Option(RESULTS / "decode_speed.json"),
+    models_dir: Optional[Path] = typer.Option(
+        None, help="folder holding the cells' output folders (default: bench/results/models/<protocol>), e.g. to "
+        "time another checkout's code on this checkout's trained cells"
+    ),
 ) -> None:
     import torch
 
@@ -66,7 +70,10 @@ def main(
     tags = [t if t != "-" else "" for t in tag] or [""] * len(variant)
     for v, t in zip(variant, tags, strict=True):
         cell = Cell(protocol["protocol"], corpus, v, seed, t)
-        tagger = Tagger.load(cell.out_dir / "model", device="cpu")
+        cell_dir = cell.out_dir if models_dir is None else models_dir / cell.name
+        if not (cell_dir / "model").is_dir():
+            raise typer.BadParameter(f"no trained model of cell {cell.name} at {cell_dir / 'model'}")
+        tagger = Tagger.load(cell_dir / "model", device="cpu")
         tagger.predict_tokens(tokens[:batch_size], batch_size, 1)  # warm-up
         for b in beams:
             peer_s = timed(lambda: peer.predict(dev, batch_size), repeats)

@@ -62,6 +62,8 @@ class ExtraKV:
     key: torch.Tensor
     value: torch.Tensor
     mask: torch.Tensor | None = None
+    # the last (layer keys, layer values, their versions, joined keys, joined values) of `appended_to(remember=True)`
+    _appended: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.key.ndim != 4 or self.value.ndim != 4:
@@ -104,6 +106,26 @@ class ExtraKV:
         v = self.value.expand(batch_size, -1, -1, -1)
         m = None if self.mask is None else self.mask.expand(batch_size, -1)
         return ExtraKV(k, v, m)
+
+    def appended_to(
+        self, key: torch.Tensor, value: torch.Tensor, remember: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A layer's keys and values [B, H, K, Dh] with these extras appended along the length.
+
+        With `remember`, the result is kept for the same key and value tensors (unchanged in place) while no
+        gradient is recorded: a cross-attention layer decoding with a cache sees the same keys at every step, so
+        its extras are appended once per batch instead of once per step (a copy of every cross key and value).
+        """
+        versions = (key._version, value._version)
+        memo = self._appended
+        if remember and memo is not None and memo[0] is key and memo[1] is value and memo[2] == versions:
+            return memo[3], memo[4]
+        extra = self.expand_batch(key.shape[0])
+        joined_key = torch.cat([key, extra.key.to(device=key.device, dtype=key.dtype)], dim=2)
+        joined_value = torch.cat([value, extra.value.to(device=value.device, dtype=value.dtype)], dim=2)
+        if remember and not (torch.is_grad_enabled() and (joined_key.requires_grad or joined_value.requires_grad)):
+            self._appended = (key, value, versions, joined_key, joined_value)
+        return joined_key, joined_value
 
     def index_select(self, batch_index: torch.Tensor) -> "ExtraKV":
         """Reorder or repeat the batch (beam search); extras shared by the batch (B = 1) stay as they are."""
@@ -208,11 +230,10 @@ def _extended_inputs(
             f"the layer's heads and head size ({key.shape[1]}, {key.shape[3]})"
         )
     try:
+        joined_key, joined_value = extra.appended_to(key, value, remember=role == DECODER_CROSS)
         extra = extra.expand_batch(batch)
     except AttentionExtrasError as e:
         raise AttentionExtrasError(f"{role} layer {layer}: {e}") from None
-    ek = extra.key.to(device=key.device, dtype=key.dtype)
-    ev = extra.value.to(device=value.device, dtype=value.dtype)
     seen = extra.visible().to(key.device)[:, None, None, :].expand(batch, 1, q_len, extra.length)
 
     if attention_mask is None:
@@ -233,7 +254,7 @@ def _extended_inputs(
             ~seen, torch.finfo(own.dtype).min
         )
         mask = torch.cat([own, extra_bias.expand(batch, own.shape[1], q_len, extra.length)], dim=-1)
-    return torch.cat([key, ek], dim=2), torch.cat([value, ev], dim=2), mask
+    return joined_key, joined_value, mask
 
 
 def _extended_attention(base_name: str) -> Callable:

@@ -5,6 +5,12 @@ only a later word or a type may follow; outside one, a pointer or END. A type th
 an entity with at least one pointer. A sentence's budget (max_len + max_len_a × words, plus END) only
 admits a pointer while a type and END still fit after it, so sequences always close. Whatever is still
 ill-formed is dropped and counted by `targets.delinearize`.
+
+Beam search projects the cross-attention keys and values once per sentence and shares them among its beams
+(`PointerNER.cross_attention_cache`); only the self-attention cache follows the beams, and sentences that have
+stopped leave the batch (`drop_done`). `shared_cross=False, drop_done=None` is the plain path (keys projected
+per beam by BART, the whole cache reordered at every step, every sentence decoded to the end), kept as the
+reference the fast one must match exactly (tests/test_decoding_cache.py).
 """
 from __future__ import annotations
 
@@ -68,7 +74,7 @@ def _strip(seq: list[int]) -> list[int]:
 
 
 @torch.no_grad()
-def greedy_decode(model: PointerNER, state: EncoderState) -> list[list[int]]:
+def greedy_decode(model: PointerNER, state: EncoderState, shared_cross: bool = True) -> list[list[int]]:
     """Most probable allowed output at each step, for the whole batch at once."""
     n = state.word_mask.shape[0]
     device = state.word_mask.device
@@ -77,7 +83,7 @@ def greedy_decode(model: PointerNER, state: EncoderState) -> list[list[int]]:
         torch.zeros(n, dtype=torch.bool, device=device),
         budgets(model, state.word_mask),
     )
-    cache = model.new_cache()
+    cache = model.cross_attention_cache(state) if shared_cross else model.new_cache()
     prev = torch.full((n, 1), START, dtype=torch.long, device=device)
     out: list[torch.Tensor] = []
     for step in range(int(st.budget.max())):
@@ -95,75 +101,109 @@ def greedy_decode(model: PointerNER, state: EncoderState) -> list[list[int]]:
 
 
 @torch.no_grad()
-def beam_decode(model: PointerNER, state: EncoderState, num_beams: int = 4, length_penalty: float = 1.0) -> list[list[int]]:
+def beam_decode(
+    model: PointerNER,
+    state: EncoderState,
+    num_beams: int = 4,
+    length_penalty: float = 1.0,
+    shared_cross: bool = True,
+    drop_done: float | None = 0.25,
+) -> list[list[int]]:
     """Beam search over the allowed outputs, in the manner of Hugging Face's.
 
     Each step ranks 2k candidates per sentence: an END among the k best leaves the beam as a finished
     hypothesis scored log-probability / length**length_penalty; the k best others continue. A sentence
     stops once it holds k finished hypotheses that no live beam can beat (HF's `early_stopping=False`
     test), or when its budget ends (the constraints make every beam end by then).
+
+    A stopped sentence can no longer change (its scores are -inf), so once stopped sentences make up
+    `drop_done` of the batch their rows leave it (None: they stay to the end, as in HF). `shared_cross=False`
+    with `drop_done=None` is the plain path.
     """
     if num_beams <= 1:
-        return greedy_decode(model, state)
+        return greedy_decode(model, state, shared_cross)
+    if drop_done is not None and not 0 < drop_done <= 1:
+        raise ValueError(f"beam_decode: drop_done must be in (0, 1] or None, got {drop_done}")
     b = state.word_mask.shape[0]
     k = num_beams
     device = state.word_mask.device
+    cache = model.cross_attention_cache(state, k) if shared_cross else model.new_cache()
     state = state.index_select(torch.arange(b, device=device).repeat_interleave(k))
-    n = b * k
     st = DecodeState(
-        torch.full((n,), -1, dtype=torch.long, device=device),
-        torch.zeros(n, dtype=torch.bool, device=device),
+        torch.full((b * k,), -1, dtype=torch.long, device=device),
+        torch.zeros(b * k, dtype=torch.bool, device=device),
         budgets(model, state.word_mask),
     )
     scores = torch.full((b, k), NEG_INF, device=device)
     scores[:, 0] = 0.0
-    cache = model.new_cache()
-    prev = torch.full((n, 1), START, dtype=torch.long, device=device)
-    seqs = torch.zeros((n, 0), dtype=torch.long, device=device)
-    base = (torch.arange(b, device=device) * k).unsqueeze(1)
+    prev = torch.full((b * k, 1), START, dtype=torch.long, device=device)
+    seqs = torch.zeros((b * k, 0), dtype=torch.long, device=device)
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(b)]
+    sentence = list(range(b))  # the batch sentence of each sentence still decoded
     done = torch.zeros(b, dtype=torch.bool, device=device)
+    beam = torch.arange(k, device=device)
     for step in range(int(st.budget.max())):
+        a = len(sentence)
+        n = a * k
+        base = (torch.arange(a, device=device) * k).unsqueeze(1)
         logits, cache = model.decode_step(state, prev, cache)
         logp = logits[:, -1].float().log_softmax(-1)
         logp = logp.masked_fill(~allowed_mask(model, st, state.word_mask, step), NEG_INF)
         v = logp.shape[-1]
-        cand = (scores.reshape(n, 1) + logp).reshape(b, k * v)
+        cand = (scores.reshape(n, 1) + logp).reshape(a, k * v)
         top, idx = cand.topk(2 * k, dim=-1)
         tokens = idx % v
         rows = base + idx // v
         is_end = tokens == END
         length = float(step + 1) ** length_penalty
-        for bi, rank in (is_end & torch.isfinite(top)).nonzero().tolist():
-            if rank < k and not bool(done[bi]):
-                row = int(rows[bi, rank])
-                finished[bi].append((float(top[bi, rank]) / length, seqs[row].tolist() + [END]))
+        for ai, rank in (is_end & torch.isfinite(top)).nonzero().tolist():
+            if rank < k and not bool(done[ai]):
+                row = int(rows[ai, rank])
+                finished[sentence[ai]].append((float(top[ai, rank]) / length, seqs[row].tolist() + [END]))
         # the k best candidates that do not end continue
         order = torch.where(is_end, 2 * k + torch.arange(2 * k, device=device), torch.arange(2 * k, device=device))
         keep = order.argsort(dim=-1)[:, :k]
         scores = top.gather(1, keep)
-        for bi in range(b):
-            hyps = finished[bi]
+        for ai in range(a):
+            hyps = finished[sentence[ai]]
             if len(hyps) >= k:
                 hyps.sort(key=lambda h: -h[0])
                 del hyps[k:]
-                best_live = float(scores[bi].max()) / float(step + 2) ** length_penalty
-                done[bi] = bool(done[bi]) or hyps[-1][0] >= best_live
+                best_live = float(scores[ai].max()) / float(step + 2) ** length_penalty
+                done[ai] = bool(done[ai]) or hyps[-1][0] >= best_live
         scores = scores.masked_fill(done.unsqueeze(1), NEG_INF)
-        pick = rows.gather(1, keep).reshape(n)
-        nxt = tokens.gather(1, keep).reshape(n)
-        cache.reorder_cache(pick)
+        pick = rows.gather(1, keep)
+        nxt = tokens.gather(1, keep)
+        if bool(done.all()) or not bool(torch.isfinite(scores).any()):
+            seqs = torch.cat([seqs[pick.reshape(n)], nxt.reshape(n, 1)], dim=1)
+            break
+        stay = None
+        if drop_done is not None and int(done.sum()) >= drop_done * a:
+            stay = (~done).nonzero().flatten()
+            pick, nxt, scores, done = pick[stay], nxt[stay], scores[stay], done[stay]
+            sentence = [sentence[i] for i in stay.tolist()]
+        pick, nxt = pick.reshape(-1), nxt.reshape(-1)
+        if shared_cross:
+            # beams stay within their sentence: the shared cross-attention keys follow only dropped sentences
+            cache.self_attention_cache.reorder_cache(pick)
+            if stay is not None:
+                kept_rows = (stay.unsqueeze(1) * k + beam).reshape(-1)
+                cache.cross_attention_cache.reorder_cache(kept_rows)
+                state = state.index_select(kept_rows)
+        else:
+            cache.reorder_cache(pick)
+            if stay is not None:
+                state = state.index_select(pick)
         st = advance(model, st.reorder(pick), nxt)
         seqs = torch.cat([seqs[pick], nxt.unsqueeze(1)], dim=1)
         prev = nxt.unsqueeze(1)
-        if bool(done.all()) or not bool(torch.isfinite(scores).any()):
-            break
-    out = []
-    for bi in range(b):
-        if finished[bi]:
-            out.append(max(finished[bi], key=lambda h: h[0])[1])
-        else:  # no beam ended within the budget: the best live one, as far as it got
-            out.append(seqs[base[bi, 0] + int(scores[bi].argmax())].tolist())
+    out: list[list[int]] = [[] for _ in range(b)]
+    for i in range(b):
+        if finished[i]:
+            out[i] = max(finished[i], key=lambda h: h[0])[1]
+    for ai, i in enumerate(sentence):
+        if not finished[i]:  # no beam ended within the budget: the best live one, as far as it got
+            out[i] = seqs[ai * k + int(scores[ai].argmax())].tolist()
     return out
 
 

@@ -228,6 +228,28 @@ class PointerNER(PreTrainedModel):
         cfg = self.config.bart
         return EncoderDecoderCache(DynamicCache(config=cfg), DynamicCache(config=cfg))
 
+    def cross_attention_cache(self, state: EncoderState, repeats: int = 1) -> EncoderDecoderCache:
+        """A decoding cache whose cross-attention keys and values are filled once per sentence.
+
+        They depend only on the encoder output, so the beams of a sentence share them: they are projected from
+        the B sentences' states (not from B × beams copies, the largest cost of a first decoding step) and each
+        repeated `repeats` times, the layout of `state.index_select(arange(B).repeat_interleave(repeats))`.
+        Beams move only within their sentence, so this part of the cache never needs reordering; decoding
+        reorders `cache.self_attention_cache` alone.
+        """
+        cfg = self.config.bart
+        cross = DynamicCache(config=cfg)
+        b, s, _ = state.hidden.shape
+        for layer in self.bart.decoder.layers:
+            attention = layer.encoder_attn
+            shape = (b, s, -1, attention.head_dim)
+            key = attention.k_proj(state.hidden).view(shape).transpose(1, 2)
+            value = attention.v_proj(state.hidden).view(shape).transpose(1, 2)
+            if repeats > 1:
+                key, value = key.repeat_interleave(repeats, dim=0), value.repeat_interleave(repeats, dim=0)
+            cross.update(key, value, attention.layer_idx)
+        return EncoderDecoderCache(DynamicCache(config=cfg), cross)
+
     def decode_step(
         self,
         state: EncoderState,
