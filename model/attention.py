@@ -116,7 +116,8 @@ class ExtraKV:
         gradient is recorded: a cross-attention layer decoding with a cache sees the same keys at every step, so
         its extras are appended once per batch instead of once per step (a copy of every cross key and value).
         """
-        versions = (key._version, value._version)
+        remember = remember and not (key.is_inference() or value.is_inference())  # they keep no version counter
+        versions = (key._version, value._version) if remember else None
         memo = self._appended
         if remember and memo is not None and memo[0] is key and memo[1] is value and memo[2] == versions:
             return memo[3], memo[4]

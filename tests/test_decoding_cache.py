@@ -122,3 +122,17 @@ def test_appended_extras_with_gradients_are_not_remembered() -> None:
     assert k1 is not k2 and k1.requires_grad
     k1.sum().backward()
     assert torch.equal(key.grad, torch.ones_like(key))
+
+
+@pytest.mark.parametrize("variant", ["rp-tra", "full"])
+def test_decoding_under_inference_mode_matches_no_grad(variant: str) -> None:
+    model, state = _encoded(variant)
+    expected = beam_decode(model, state, 4)
+    torch.manual_seed(0)
+    t = tagger_for(variant)
+    t.model.eval()
+    batch = encode_sentences(VARIED, t.encoder, t.vocab, with_labels=False)
+    with torch.inference_mode():  # inference tensors keep no version counter: the extras are joined afresh
+        inferred = t.model.encode(**_encoder_inputs(batch))
+        assert beam_decode(t.model, inferred, 4) == expected
+        assert greedy_decode(t.model, inferred) == greedy_decode(model, state)
