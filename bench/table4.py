@@ -308,21 +308,50 @@ def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
     return out
 
 
+def paired_gap(cells: list[dict[str, Any]], corpus: str, variant: str, reference: str) -> str:
+    """Mean F1 difference variant − reference over the seeds both have (so an extra seed of one side does not
+    move the gap), with the number of pairs."""
+    def by_seed(v: str) -> dict[int, float]:
+        return {c["seed"]: c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == v}
+
+    a, b = by_seed(variant), by_seed(reference)
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return "—"
+    return f"{statistics.mean(a[k] - b[k] for k in seeds) * 100:+.2f} (n={len(seeds)})"
+
+
 def markdown_table(cells: list[dict[str, Any]], variants: list[str], peers: list[dict[str, Any]]) -> str:
     corpora = list(dict.fromkeys([c["corpus"] for c in cells] + [p["corpus"] for p in peers]))
     recipes = list(dict.fromkeys(p.get("recipe", "standard") for p in peers)) or ["standard"]
     lines = ["| corpus | " + " | ".join(variants) + " | "
-             + " | ".join(f"peer, token classification ({r})" for r in recipes) + " | full − baseline |",
+             + " | ".join(f"peer, token classification ({r})" for r in recipes) + " | full − baseline (paired seeds) |",
              "|---|" + "---|" * (len(variants) + len(recipes) + 1)]
     for corpus in corpora:
         f1 = {v: [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == v] for v in variants}
         peer = {r: [p["f1"] for p in peers if p["corpus"] == corpus and p.get("recipe", "standard") == r]
                 for r in recipes}
-        gap = "—"
-        if f1.get("full") and f1.get("baseline"):
-            gap = f"{(statistics.mean(f1['full']) - statistics.mean(f1['baseline'])) * 100:+.2f}"
+        gap = paired_gap(cells, corpus, "full", "baseline")
         lines.append(f"| {corpus} | " + " | ".join(_mean_spread(f1[v]) for v in variants) + " | "
                      + " | ".join(_mean_spread(peer[r]) for r in recipes) + f" | {gap} |")
+    return "\n".join(lines)
+
+
+def diagnostic_table(cells: list[dict[str, Any]], variants: list[str]) -> str:
+    """Mean ± spread of the diagnostic cells (VARIANT/NAME), each beside its plain variant and the baseline."""
+    names = sorted({c["variant"] for c in cells if c["variant"] not in variants})
+    lines = ["| corpus | diagnostic | F1 | the plain variant | baseline | − plain variant (paired seeds) | − baseline (paired seeds) |",
+             "|---|---|---|---|---|---|---|"]
+    for corpus in dict.fromkeys(c["corpus"] for c in cells):
+        for name in names:
+            f1 = [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == name]
+            if not f1:
+                continue
+            plain = [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == name.split("/")[0]]
+            base = [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == "baseline"]
+            lines.append(f"| {corpus} | {name} | {_mean_spread(f1)} | {_mean_spread(plain)} | {_mean_spread(base)} "
+                         f"| {paired_gap(cells, corpus, name, name.split('/')[0])} "
+                         f"| {paired_gap(cells, corpus, name, 'baseline')} |")
     return "\n".join(lines)
 
 
@@ -452,6 +481,9 @@ def table(
         f"from {len(cells)} finished cells and {len(peers)} peer runs. Dev F1 in %, mean ± sample standard "
         "deviation over seeds.",
         markdown_table(cells, list(protocol["variants"]), peers),
+        "Diagnostic cells outside Table 4 (`--no-kb-priors` as /no-kb, `--diagnostic NAME` as /NAME; same "
+        "protocol, seeds and subsets):",
+        diagnostic_table(cells, list(protocol["variants"])),
         "Every finished cell (per-kind F1 counts a kind when gold or predictions have it; the learning curve is "
         "dev F1 after each epoch):",
         cell_lines(cells),

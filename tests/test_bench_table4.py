@@ -38,16 +38,20 @@ def test_peer_recipes_override_the_standard_settings(protocol: dict) -> None:
 
 
 def test_summary_table_means_spreads_and_gap() -> None:
-    cells = [{"corpus": "c", "variant": v, "f1": f} for v, f in
-             [("baseline", 0.50), ("baseline", 0.52), ("full", 0.53), ("full", 0.55), ("full/no-kb", 0.99)]]
+    cells = [{"corpus": "c", "variant": v, "seed": k, "f1": f} for v, k, f in
+             [("baseline", 42, 0.50), ("baseline", 43, 0.52), ("baseline", 44, 0.90), ("full", 42, 0.53),
+              ("full", 43, 0.55), ("full/no-kb", 42, 0.99)]]
     peers = [{"corpus": "c", "recipe": "standard", "f1": 0.40}, {"corpus": "c", "recipe": "two-rate", "f1": 0.60},
              {"corpus": "c", "recipe": "two-rate", "f1": 0.62}]
     text = table4.markdown_table(cells, ["baseline", "rp-tra", "rp-eta", "full"], peers)
     header, _, row = text.splitlines()
     assert "(standard)" in header and "(two-rate)" in header
     cols = [c.strip() for c in row.strip("|").split("|")]
-    assert cols[0] == "c" and cols[1] == "51.00 ± 1.41 (n=2)" and cols[2] == "—" and cols[4] == "54.00 ± 1.41 (n=2)"
-    assert cols[5] == "40.00 (n=1)" and cols[6] == "61.00 ± 1.41 (n=2)" and cols[7] == "+3.00"
+    assert cols[0] == "c" and cols[1] == "64.00 ± 22.54 (n=3)" and cols[2] == "—" and cols[4] == "54.00 ± 1.41 (n=2)"
+    assert cols[5] == "40.00 (n=1)" and cols[6] == "61.00 ± 1.41 (n=2)"
+    assert cols[7] == "+3.00 (n=2)"  # seed 44 has no full cell, so it stays out of the gap
+    diagnostics = table4.diagnostic_table(cells, ["baseline", "rp-tra", "rp-eta", "full"]).splitlines()
+    assert len(diagnostics) == 3 and diagnostics[2].split("|")[6].strip() == "+46.00 (n=1)"
 
 
 def test_superseded_runs_come_from_the_protocol(protocol: dict) -> None:
