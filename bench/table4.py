@@ -232,7 +232,7 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
     sources = {**subset_sources(protocol, cell.corpus), "protocol": protocol["protocol"],
                "code": json.dumps(code_commit()), "tag": cell.tag, "kb_priors": "yes" if use_priors else "no",
                "diagnostic": diagnostic}
-    model_settings = diagnostic_settings(protocol, diagnostic) if diagnostic else {}
+    model_settings = {**(protocol.get("model") or {}), **(diagnostic_settings(protocol, diagnostic) if diagnostic else {})}
     data = CorpusInput(cell.corpus, {"train": train, "dev": dev}, sources)
     started = time.monotonic()
     if train_id is None:

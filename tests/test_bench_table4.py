@@ -23,6 +23,7 @@ def test_diagnostics_name_real_model_settings(protocol: dict) -> None:
     for name in protocol["diagnostics"]:
         assert set(table4.diagnostic_settings(protocol, name)) <= set(SETTINGS)
     assert len(table4.diagnostic_settings(protocol, "balanced-focal")["focal_alpha"]) == 3
+    assert set(protocol["model"]) <= set(SETTINGS)
     with pytest.raises(table4.ProtocolError, match="no diagnostic 'nope'"):
         table4.diagnostic_settings(protocol, "nope")
 
