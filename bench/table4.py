@@ -328,13 +328,22 @@ def markdown_table(cells: list[dict[str, Any]], variants: list[str], peers: list
              + " | ".join(f"peer, token classification ({r})" for r in recipes) + " | full − baseline (paired seeds) |",
              "|---|" + "---|" * (len(variants) + len(recipes) + 1)]
     for corpus in corpora:
-        f1 = {v: [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == v] for v in variants}
+        f1 = {v: _f1s(cells, corpus, v) for v in variants}
         peer = {r: [p["f1"] for p in peers if p["corpus"] == corpus and p.get("recipe", "standard") == r]
                 for r in recipes}
         gap = paired_gap(cells, corpus, "full", "baseline")
         lines.append(f"| {corpus} | " + " | ".join(_mean_spread(f1[v]) for v in variants) + " | "
                      + " | ".join(_mean_spread(peer[r]) for r in recipes) + f" | {gap} |")
     return "\n".join(lines)
+
+
+def _commit_label(code: dict[str, Any]) -> str:
+    """The short commit a run recorded, marked +dirty when the code folders had uncommitted changes."""
+    return f"{code.get('commit', '?')[:7]}{'+dirty' if code.get('dirty') else ''}"
+
+
+def _f1s(cells: list[dict[str, Any]], corpus: str, variant: str) -> list[float]:
+    return [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == variant]
 
 
 def diagnostic_table(cells: list[dict[str, Any]], variants: list[str]) -> str:
@@ -344,13 +353,12 @@ def diagnostic_table(cells: list[dict[str, Any]], variants: list[str]) -> str:
              "|---|---|---|---|---|---|---|"]
     for corpus in dict.fromkeys(c["corpus"] for c in cells):
         for name in names:
-            f1 = [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == name]
+            f1 = _f1s(cells, corpus, name)
             if not f1:
                 continue
-            plain = [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == name.split("/")[0]]
-            base = [c["f1"] for c in cells if c["corpus"] == corpus and c["variant"] == "baseline"]
-            lines.append(f"| {corpus} | {name} | {_mean_spread(f1)} | {_mean_spread(plain)} | {_mean_spread(base)} "
-                         f"| {paired_gap(cells, corpus, name, name.split('/')[0])} "
+            plain = name.split("/")[0]
+            lines.append(f"| {corpus} | {name} | {_mean_spread(f1)} | {_mean_spread(_f1s(cells, corpus, plain))} "
+                         f"| {_mean_spread(_f1s(cells, corpus, 'baseline'))} | {paired_gap(cells, corpus, name, plain)} "
                          f"| {paired_gap(cells, corpus, name, 'baseline')} |")
     return "\n".join(lines)
 
@@ -361,11 +369,10 @@ def cell_lines(cells: list[dict[str, Any]]) -> str:
     for c in cells:
         kinds = ", ".join(f"{k} {v * 100:.1f}" for k, v in sorted(c["per_kind"].items()) if v is not None)
         curve = " → ".join(f"{f * 100:.1f}" for f in c["dev_f1_by_epoch"] if f is not None)
-        code = c["code"]
         lines.append(
             f"| {c['corpus']} | {c['variant']} | {c['seed']} | {c['p'] * 100:.2f} | {c['r'] * 100:.2f} | "
             f"{c['f1'] * 100:.2f} | {kinds} | {curve} | {c['train_seconds'] or 0:.0f} | {c['train_run']} | "
-            f"{c['eval_run']} | {c['priors_build'] or '—'} | {code.get('commit', '?')[:7]}{'+dirty' if code.get('dirty') else ''} |"
+            f"{c['eval_run']} | {c['priors_build'] or '—'} | {_commit_label(c['code'])} |"
         )
     return "\n".join(lines)
 
@@ -407,11 +414,10 @@ def peer_lines(peers: list[dict[str, Any]]) -> str:
     lines = ["| corpus | recipe | seed | P | R | F1 | seqeval F1 | best epoch | train sentences/s | inference sentences/s | run | commit |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in peers:
-        code = p.get("code") or {}
         lines.append(
             f"| {p['corpus']} | {p.get('recipe', 'standard')} | {p['seed']} | {p['p'] * 100:.2f} | {p['r'] * 100:.2f} | {p['f1'] * 100:.2f} | "
             f"{p['seqeval_f1'] * 100:.2f} | {p['best_epoch']} | {p['train_sents_per_s']:.1f} | "
-            f"{p['inference_sents_per_s']:.1f} | {p['run_id']} | {code.get('commit', '?')[:7]}{'+dirty' if code.get('dirty') else ''} |"
+            f"{p['inference_sents_per_s']:.1f} | {p['run_id']} | {_commit_label(p.get('code') or {})} |"
         )
     return "\n".join(lines)
 
