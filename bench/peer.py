@@ -52,6 +52,8 @@ def recipe_config(protocol: dict[str, Any], recipe: str) -> dict[str, Any]:
     if recipe != "standard" and recipe not in recipes:
         raise typer.BadParameter(f"unknown peer recipe {recipe!r}; known: {['standard', *recipes]}")
     return {**base, **(recipes.get(recipe) or {})}
+
+
 app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
 
 
