@@ -14,8 +14,8 @@ def aggregate_type_vectors(store: KBStore, build_id: int, model_id: str,
     """Compute and store E_t for every type that has weighted entities in the build.
 
     A type of `types` (the scheme's) with no entity gets the empty sum, a zero vector, stored with n_entities = 0:
-    the model then reads no prior for it (its type embedding starts from the type's name alone), and `kb show`,
-    the build result and the run's priors record say so."""
+    the model then reads no prior for it (its type embedding starts from the type's name alone); `kb build` warns,
+    `kb show` lists it, and load_type_priors reports its n_entities as 0."""
     weights = store.weights(build_id)
     if weights.empty:
         raise KBError(f"build {build_id} has no weighted entities: did the harvest find any page of the scheme's types?")
