@@ -33,7 +33,7 @@ BENCH = Path(__file__).resolve().parent
 if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
-from table4 import WAREHOUSE, code_commit, load_protocol, subset, subset_sources  # noqa: E402
+from table4 import WAREHOUSE, code_commit, load_protocol, protocol_option, subset, subset_sources  # noqa: E402
 
 from model.corpus import Entity, Sentence  # noqa: E402
 
@@ -58,8 +58,9 @@ app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
 
 
 @app.callback()
-def cli() -> None:
+def cli(protocol: Optional[Path] = typer.Option(None, help="protocol file (default bench/table4.yaml)")) -> None:
     """Subcommands (`run`), so the command line reads the same as bench/table4.py's."""
+    protocol_option(protocol)
 
 
 class PeerError(ValueError):

@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:
 from model.corpus import Sentence, read_corpus  # noqa: E402
 
 PROTOCOL_FILE = BENCH / "table4.yaml"
+NOT_INHERITED = ("superseded",)  # run ids listed as superseded belong to the protocol that lists them
 SPLITS_DIR = BENCH / "splits"
 RESULTS = BENCH / "results"
 WAREHOUSE = RESULTS / "results.duckdb"
@@ -49,8 +50,40 @@ class ProtocolError(ValueError):
     """The protocol file or a split list is missing or inconsistent; the message names which."""
 
 
-def load_protocol(path: Path = PROTOCOL_FILE) -> dict[str, Any]:
+_protocol_file = PROTOCOL_FILE  # `--protocol` of the command line (bench/table4.py and bench/peer.py)
+
+
+def use_protocol_file(path: Path) -> None:
+    """Make `path` the protocol every later `load_protocol()` reads (the commands' `--protocol` option)."""
+    global _protocol_file
+    if not path.is_file():
+        raise ProtocolError(f"no protocol file {path}")
+    _protocol_file = path
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` over `base`, mappings merged key by key (lists and values replaced)."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_protocol(path: Path | None = None) -> dict[str, Any]:
+    """The protocol file, with `extends: OTHER.yaml` resolved (a longer protocol restates only what differs)."""
+    path = path or _protocol_file
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ProtocolError(f"{path}: not a mapping")
+    parent = data.pop("extends", None)
+    if parent is not None:
+        base = path.parent / str(parent)
+        if base.resolve() == path.resolve():
+            raise ProtocolError(f"{path}: extends itself")
+        inherited = load_protocol(base)
+        for key in NOT_INHERITED:
+            inherited.pop(key, None)
+        data = _merged(inherited, data)
     for key in ("protocol", "backbone", "seeds", "variants", "epochs", "batch_size", "corpora", "split_seed"):
         if key not in data:
             raise ProtocolError(f"{path}: missing key {key!r}")
@@ -210,7 +243,7 @@ def diagnostic_settings(protocol: dict[str, Any], name: str) -> dict[str, Any]:
     """The model-setting overrides of a named diagnostic (table4.yaml `diagnostics`)."""
     known = protocol.get("diagnostics") or {}
     if name not in known:
-        raise ProtocolError(f"no diagnostic {name!r} in {PROTOCOL_FILE.name} (known: {sorted(known)})")
+        raise ProtocolError(f"no diagnostic {name!r} in {_protocol_file.name} (known: {sorted(known)})")
     return dict(known[name].get("model") or {})
 
 
@@ -424,6 +457,33 @@ def peer_lines(peers: list[dict[str, Any]]) -> str:
 
 # ---------------------------------------------------------------- commands
 
+def protocol_option(protocol: Optional[Path]) -> None:
+    """The shared `--protocol` option of bench/table4.py and bench/peer.py."""
+    if protocol is not None:
+        try:
+            use_protocol_file(protocol)
+        except ProtocolError as err:
+            raise typer.BadParameter(str(err)) from None
+
+
+@app.callback()
+def cli(protocol: Optional[Path] = typer.Option(None, help="protocol file (default bench/table4.yaml), e.g. "
+                                                           "bench/table4-long.yaml")) -> None:
+    """Cells of the protocol file's Table 4: splits, run, table."""
+    protocol_option(protocol)
+
+
+def table_command() -> str:
+    """How `table` was invoked, for the generated text (the protocol file when it is not the default)."""
+    extra = "" if _protocol_file == PROTOCOL_FILE else f" --protocol {_protocol_file.relative_to(ROOT) if _protocol_file.is_relative_to(ROOT) else _protocol_file}"
+    return f"python bench/table4.py{extra} table"
+
+
+def markers(protocol: str) -> tuple[str, str]:
+    """The Markdown comments that enclose a protocol's generated block (the first protocol keeps plain TABLE4)."""
+    name = "" if protocol == "reduced-v1" else f" {protocol}"
+    return f"<!-- TABLE4{name} -->", f"<!-- /TABLE4{name} -->"
+
 @app.command()
 def splits(force: bool = typer.Option(False, help="rewrite existing lists (changes the protocol)")) -> None:
     """Write the fixed subsets under bench/splits/ (existing lists are kept unless --force)."""
@@ -470,8 +530,8 @@ def run(
 def table(
     warehouse: Path = typer.Option(WAREHOUSE),
     json_out: Optional[Path] = typer.Option(RESULTS / "table4.json", help="also write the cells as JSON"),
-    write_into: Optional[Path] = typer.Option(None, help="replace the text between <!-- TABLE4 --> and "
-                                                         "<!-- /TABLE4 --> in this Markdown file"),
+    write_into: Optional[Path] = typer.Option(None, help="replace the text between <!-- TABLE4[ PROTOCOL] --> "
+                                                         "and <!-- /TABLE4[ PROTOCOL] --> in this Markdown file"),
 ) -> None:
     """The Markdown table (mean ± sample std over seeds, dev F1 %) and one line per finished cell."""
     from peer import collect_peer  # bench/peer.py
@@ -483,7 +543,7 @@ def table(
     old = [c for c in everything if c["train_run"] in dropped]
     peers = collect_peer(warehouse, protocol["protocol"])
     parts = [
-        f"Generated by `python bench/table4.py table` at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
+        f"Generated by `{table_command()}` at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
         f"from {len(cells)} finished cells and {len(peers)} peer runs. Dev F1 in %, mean ± sample standard "
         "deviation over seeds.",
         markdown_table(cells, list(protocol["variants"]), peers),
@@ -509,7 +569,7 @@ def table(
     typer.echo(text)
     if write_into is not None:
         doc = write_into.read_text(encoding="utf-8")
-        start, end = "<!-- TABLE4 -->", "<!-- /TABLE4 -->"
+        start, end = markers(protocol["protocol"])
         if start not in doc or end not in doc:
             raise ProtocolError(f"{write_into} lacks the markers {start} and {end}")
         head, rest = doc.split(start, 1)
