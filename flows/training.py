@@ -210,11 +210,13 @@ def train_recorded(
     seed: int = 42,
     resume: bool = False,
     progress: bool = True,
+    model: dict[str, Any] | None = None,
     **training: Any,
 ) -> TrainOutcome:
     """One call for the `typeprior train` command: files (or imported splits) → a recorded, resumable run.
 
     `training` holds training.yaml keys (epochs, batch_size, lr_backbone, device, ...); None values are dropped.
+    `model` overrides model/additions.yaml settings (`--set KEY=VALUE`); it is recorded with the run.
     """
     from .inputs import resolve_corpus, resolve_priors
 
@@ -224,5 +226,5 @@ def train_recorded(
     spec = TrainSpec(corpus=corpus, variant=check_variant(variant), backbone=backbone,
                      out_dir=str(Path(out_dir).resolve()), w=w, seed=seed, epochs=settings.pop("epochs", None),
                      batch_size=settings.pop("batch_size", None), device=settings.pop("device", None),
-                     training=settings, resume=resume)
+                     training=settings, resume=resume, model=dict(model or {}))
     return train_run(warehouse, spec, data, chosen, progress)

@@ -98,3 +98,37 @@ def test_unrecorded_training_reads_priors_and_bad_choices_fail_clearly(tmp_path:
     assert r.exit_code == 2 and "no knowledge-base build 99" in r.output
     r = runner.invoke(app, ["train", "--train", str(train), "--variant", "fancy", "--out", str(tmp_path / "c"), *FAST])
     assert r.exit_code == 2 and "unknown variant 'fancy'" in r.output
+
+
+def test_set_overrides_an_additions_setting_in_the_saved_model_and_the_run_record(
+        tmp_path: Path, warehouse_path: Path, files) -> None:
+    train, dev = files
+    runner = CliRunner()
+    unrecorded = tmp_path / "plain"
+    r = runner.invoke(app, ["train", "--train", str(train), "--out", str(unrecorded), "--variant", "rp-tra",
+                            "--epochs", "1", "--set", "focal_alpha=5.0", "--set", "grid_dim=16", *FAST])
+    assert r.exit_code == 0, r.output
+    cfg = Tagger.load(unrecorded / "model", device="cpu").model.config
+    assert (cfg.focal_alpha, cfg.grid_dim) == (5.0, 16)
+
+    recorded = tmp_path / "recorded"
+    r = runner.invoke(app, ["train", "--train", str(train), "--dev", str(dev), "--corpus", "demo", "--warehouse",
+                            str(warehouse_path), "--out", str(recorded), "--variant", "rp-tra", "--epochs", "1",
+                            "--set", "focal_alpha=[1, 2, 3]", *FAST])
+    assert r.exit_code == 0, r.output
+    assert Tagger.load(recorded / "model", device="cpu").model.config.focal_alpha == [1, 2, 3]
+    with open_warehouse(warehouse_path, read_only=True) as wh:
+        config = json.loads(wh.query("SELECT config FROM runs WHERE kind = 'train'")[0]["config"])
+    assert config["model"] == {"focal_alpha": [1, 2, 3]}
+
+
+@pytest.mark.parametrize("item, message", [
+    ("focal_alpa=5", "'focal_alpa' is not a model/additions.yaml setting"),
+    ("focal_alpha", "expected KEY=VALUE"),
+    ("focal_alpha=[5, 50", "the value is not YAML"),
+])
+def test_set_rejects_an_unknown_key_or_a_malformed_item(tmp_path: Path, files, item: str, message: str) -> None:
+    train, _ = files
+    r = CliRunner().invoke(app, ["train", "--train", str(train), "--out", str(tmp_path / "x"), "--set", item, *FAST])
+    assert r.exit_code == 2 and message in r.output, r.output
+    assert not (tmp_path / "x").exists()

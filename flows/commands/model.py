@@ -72,6 +72,28 @@ def _file_priors(warehouse: Path | None, priors: str | None, variant: str, types
     return chosen.vectors, summary
 
 
+def parse_model_settings(items: list[str]) -> dict[str, object]:
+    """`--set KEY=VALUE` items as model/additions.yaml overrides; an unknown key or a bad item names itself."""
+    import yaml
+
+    from model.config import SETTINGS
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not raw.strip():
+            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE, e.g. focal_alpha=5.0", param_hint="--set")
+        if key not in SETTINGS:
+            raise typer.BadParameter(f"{key!r} is not a model/additions.yaml setting (known: {', '.join(SETTINGS)})",
+                                     param_hint="--set")
+        try:
+            out[key] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise typer.BadParameter(f"{item!r}: the value is not YAML ({exc})", param_hint="--set") from None
+    return out
+
+
 @app.command()
 def train(
     train_file: Optional[Path] = typer.Option(None, "--train", help="Training corpus file (or --corpus imported)."),
@@ -98,6 +120,9 @@ def train(
     max_len: Optional[int] = typer.Option(None, "--max-len", help="Decoding budget: max_len + max_len_a x words (BARTNER: 10)."),
     max_len_a: Optional[float] = typer.Option(None, "--max-len-a", help="CoNLL 0.6, CADEC 1.6, GENIA 0.5."),
     training_config: Optional[Path] = typer.Option(None, "--config", help="Training settings YAML (default: packaged)."),
+    settings: Optional[list[str]] = typer.Option(
+        None, "--set", help="A model/additions.yaml setting for this model, KEY=VALUE with a YAML value, repeatable: "
+        "--set focal_alpha=5.0 (the paper's), --set grid_dim=256. A resumed checkpoint keeps its own."),
     format: Optional[str] = FormatOption,
     resume: bool = typer.Option(False, "--resume", help="Continue the checkpoint in --out (and its recorded run)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -110,12 +135,13 @@ def train(
     from flows.config import check_variant
     from model.training import TrainingConfig, train as train_model
 
+    model_settings = parse_model_settings(settings or [])
     try:
         check_variant(variant)
         if corpus is not None or warehouse is not None:
             result = _train_recorded(
                 warehouse, corpus, out, train_file, dev_file, format, variant, backbone, priors, w, scheme, seed,
-                resume, quiet, training_config, word_shape, max_len, max_len_a,
+                resume, quiet, training_config, word_shape, max_len, max_len_a, model_settings,
                 epochs=epochs, batch_size=batch_size, lr_backbone=lr_backbone, lr_new=lr_new, device=device,
                 num_beams=beams,
             )
@@ -139,7 +165,7 @@ def train(
         types = sorted({e.type for s in train_corpus.sentences for e in s.entities})
         vectors, build = _file_priors(warehouse, priors, variant, types, scheme)
         model_config = {"word_shape": word_shape, "num_beams": beams, "max_len": max_len, "max_len_a": max_len_a,
-                        "variant": variant, "w": w, "priors_build": build, "type_vectors": vectors}
+                        "variant": variant, "w": w, "priors_build": build, "type_vectors": vectors, **model_settings}
         model_config = {k: v for k, v in model_config.items() if v is not None}
         result = train_model(
             train_corpus.sentences,
@@ -168,7 +194,7 @@ def _train_recorded(warehouse: Path | None, corpus: str | None, out: Path, train
                     dev_file: Path | None, format: str | None, variant: str, backbone: str, priors: str | None,
                     w: float | None, scheme: str | None, seed: int | None, resume: bool, quiet: bool,
                     training_config: Path | None, word_shape: bool, max_len: int | None, max_len_a: float | None,
-                    **training: object) -> dict:
+                    model_settings: dict[str, object], **training: object) -> dict:
     """A run recorded in the warehouse through flows.training.train_recorded."""
     import yaml
 
@@ -186,7 +212,7 @@ def _train_recorded(warehouse: Path | None, corpus: str | None, out: Path, train
     outcome = train_recorded(
         resolve_warehouse(warehouse), corpus, out, train_file=train_file, dev_file=dev_file, format=format,
         variant=variant, backbone=backbone, priors=priors if priors is not None else "latest", w=w, scheme=scheme,
-        seed=seed if seed is not None else 42, resume=resume, progress=not quiet, **settings,
+        seed=seed if seed is not None else 42, resume=resume, progress=not quiet, model=model_settings, **settings,
     )
     return {"model": outcome.model_dir, "best_epoch": outcome.best_epoch, "best_f1": outcome.best_f1,
             "epochs": outcome.epochs, "variant": variant, "run_id": outcome.run_id,
