@@ -69,18 +69,21 @@ def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_protocol(path: Path | None = None) -> dict[str, Any]:
+def load_protocol(path: Path | None = None, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The protocol file, with `extends: OTHER.yaml` resolved (a longer protocol restates only what differs)."""
     path = path or _protocol_file
+    if not path.is_file():
+        raise ProtocolError(f"no protocol file {path}")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ProtocolError(f"{path}: not a mapping")
     parent = data.pop("extends", None)
     if parent is not None:
         base = path.parent / str(parent)
-        if base.resolve() == path.resolve():
-            raise ProtocolError(f"{path}: extends itself")
-        inherited = load_protocol(base)
+        chain = (*_seen, path.resolve())
+        if base.resolve() in chain:
+            raise ProtocolError(f"{path}: extends {parent}, which extends it back (a loop)")
+        inherited = load_protocol(base, chain)
         for key in NOT_INHERITED:
             inherited.pop(key, None)
         data = _merged(inherited, data)

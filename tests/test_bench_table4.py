@@ -58,3 +58,48 @@ def test_summary_table_means_spreads_and_gap() -> None:
 def test_superseded_runs_come_from_the_protocol(protocol: dict) -> None:
     dropped = table4.superseded_runs(protocol)
     assert {5, 6, 14, 15, 36, 38} <= set(dropped) and all(dropped.values())
+
+
+def test_the_long_protocol_restates_only_what_differs(protocol: dict) -> None:
+    long = table4.load_protocol(table4.BENCH / "table4-long.yaml")
+    assert long["protocol"] != protocol["protocol"] and long["epochs"] > protocol["epochs"]
+    for same in ("backbone", "seeds", "batch_size", "training", "split_seed", "corpora", "diagnostics"):
+        assert long[same] == protocol[same], same
+    assert long["peer"]["lr"] == protocol["peer"]["lr"] and long["peer"]["recipes"] == protocol["peer"]["recipes"]
+    assert long["peer"]["corpora"] == ["conll2003"]  # a mapping is merged key by key, a list replaced
+    assert "superseded" not in long  # run ids listed there belong to reduced-v1
+    assert table4.markers(long["protocol"]) == ("<!-- TABLE4 reduced-v2-long -->", "<!-- /TABLE4 reduced-v2-long -->")
+    assert table4.markers(protocol["protocol"]) == ("<!-- TABLE4 -->", "<!-- /TABLE4 -->")
+
+
+def test_protocol_files_that_cannot_be_read_name_themselves(tmp_path: Path) -> None:
+    looped = tmp_path / "loop.yaml"
+    looped.write_text("extends: loop.yaml\n")
+    with pytest.raises(table4.ProtocolError, match="a loop"):
+        table4.load_protocol(looped)
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(table4.ProtocolError, match="a loop"):
+        table4.load_protocol(tmp_path / "a.yaml")
+    (tmp_path / "orphan.yaml").write_text("extends: gone.yaml\n")
+    with pytest.raises(table4.ProtocolError, match="no protocol file .*gone.yaml"):
+        table4.load_protocol(tmp_path / "orphan.yaml")
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("protocol: p\nepochs: 2\n")
+    with pytest.raises(table4.ProtocolError, match="missing key 'backbone'"):
+        table4.load_protocol(partial)
+    with pytest.raises(table4.ProtocolError, match="no protocol file"):
+        table4.use_protocol_file(tmp_path / "absent.yaml")
+
+
+def test_the_protocol_option_switches_what_every_command_reads() -> None:
+    try:
+        table4.protocol_option(table4.BENCH / "table4-long.yaml")
+        assert table4.load_protocol()["protocol"] == "reduced-v2-long"
+        assert table4.table_command() == "python bench/table4.py --protocol bench/table4-long.yaml table"
+        with pytest.raises(typer.BadParameter, match="no protocol file"):
+            table4.protocol_option(Path("nowhere.yaml"))
+    finally:
+        table4.use_protocol_file(table4.PROTOCOL_FILE)
+    assert table4.load_protocol()["protocol"] == "reduced-v1"
+    assert table4.table_command() == "python bench/table4.py table"
