@@ -1,7 +1,7 @@
 """What a run reads: a corpus (files, or splits imported into the warehouse) and, for some variants, type priors."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +90,12 @@ class PriorsChoice:
     content_hash: str
     types: list[str]
     vectors: Any  # numpy [C, 384], rows in `types` order
+    empty_types: list[str] = field(default_factory=list)  # types the build found no entity for (E_t = 0)
 
     def summary(self) -> dict[str, Any]:
-        return {"build_id": self.build_id, "scheme": self.scheme, "content_hash": self.content_hash}
+        """What a run records of its priors (run config, model config); `empty_types` shows which E_t are zero."""
+        return {"build_id": self.build_id, "scheme": self.scheme, "content_hash": self.content_hash,
+                "empty_types": list(self.empty_types)}
 
 
 def resolve_priors(
@@ -106,5 +109,6 @@ def resolve_priors(
 
     chosen = scheme_for(corpus, scheme)
     priors = load_type_priors(warehouse, build, chosen, types=types)
-    return PriorsChoice(priors.build_id, priors.scheme, priors.content_hash, list(priors.types), priors.vectors)
+    return PriorsChoice(priors.build_id, priors.scheme, priors.content_hash, list(priors.types), priors.vectors,
+                        priors.empty_types)
 

@@ -15,7 +15,8 @@ def aggregate_type_vectors(store: KBStore, build_id: int, model_id: str,
 
     A type of `types` (the scheme's) with no entity gets the empty sum, a zero vector, stored with n_entities = 0:
     the model then reads no prior for it (its type embedding starts from the type's name alone); `kb build` warns,
-    `kb show` lists it, and load_type_priors reports its n_entities as 0."""
+    `kb show` lists it, load_type_priors reports its n_entities as 0, and a training run records it among its
+    priors' `empty_types`."""
     weights = store.weights(build_id)
     if weights.empty:
         raise KBError(f"build {build_id} has no weighted entities: did the harvest find any page of the scheme's types?")

@@ -29,6 +29,11 @@ class TypePriorSet:
     def vector(self, entity_type: str) -> np.ndarray:
         return self.vectors[self.types.index(entity_type)]
 
+    @property
+    def empty_types(self) -> list[str]:
+        """Types the build found no entity for: their E_t is the empty sum, 0 (recorded with every run)."""
+        return [t for t in self.types if self.n_entities.get(t, 0) == 0]
+
 
 def resolve_build(store: KBStore, build: str | int = "latest", scheme: str | None = None) -> dict[str, Any]:
     """The finished build asked for: an id, or "latest" (of `scheme` when given)."""

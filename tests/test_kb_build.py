@@ -163,6 +163,11 @@ def test_a_type_without_entities_gets_the_empty_sum(tmp_path: Path, dump: Path, 
     priors = load_type_priors(warehouse_path, result.build_id, types=["PER", "DNA"])
     assert priors.n_entities["DNA"] == 0 and priors.n_entities["PER"] > 0
     assert not priors.vector("DNA").any() and priors.vector("PER").any()
+    assert priors.empty_types == ["DNA"]
+    from flows.inputs import resolve_priors
+
+    chosen = resolve_priors(warehouse_path, "full", "genia", ["DNA", "PER"], result.build_id, "with_dna")
+    assert chosen.summary()["empty_types"] == ["DNA"]  # what a training run records of its priors
     runner = CliRunner()
     built = runner.invoke(app, ["kb", "build", "--scheme", str(scheme), "--source", f"dump:{dump}",
                                 "--warehouse", str(warehouse_path), "--quiet"])

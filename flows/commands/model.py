@@ -68,7 +68,8 @@ def _file_priors(warehouse: Path | None, priors: str | None, variant: str, types
     from .common import resolve_warehouse
 
     chosen = load_type_priors(resolve_warehouse(warehouse), priors, scheme, types=types)
-    summary = {"build_id": chosen.build_id, "scheme": chosen.scheme, "content_hash": chosen.content_hash}
+    summary = {"build_id": chosen.build_id, "scheme": chosen.scheme, "content_hash": chosen.content_hash,
+               "empty_types": chosen.empty_types}
     return chosen.vectors, summary
 
 
