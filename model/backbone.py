@@ -154,17 +154,6 @@ def bart_from_bert(path: str | Path) -> Backbone:
     return Backbone(bart, tokenizer, eps, str(path), "bert")
 
 
-@torch.no_grad()
-def cross_attention_from_self(bart: BartModel) -> None:
-    """Start every decoder layer's cross-attention (and its LayerNorm) as a copy of the layer's self-attention.
-
-    For a converted BERT, whose cross-attention has no pretrained weights: BERT's attention patterns then read the
-    encoder's states, instead of random projections adding noise into the pretrained residual stream."""
-    for layer in bart.decoder.layers:
-        layer.encoder_attn.load_state_dict(layer.self_attn.state_dict())
-        layer.encoder_attn_layer_norm.load_state_dict(layer.self_attn_layer_norm.state_dict())
-
-
 def tiny_random_bart(seed: int = 0, d_model: int = 64, layers: int = 2, heads: int = 4) -> Backbone:
     """A few-layer random BART with MiniLM's tokenizer, for fast tests."""
     tokenizer = load_tokenizer(minilm_path())

@@ -20,9 +20,8 @@ ADDITIONS = Path(__file__).with_name("additions.yaml")
 SWITCHES = ("relation_prediction", "relation_attention", "type_attention")
 SETTINGS = (
     "grid_dim", "reduce_dim", "grid_dropout", "focal_alpha", "focal_gamma", "grid_block_cells", "prior_dim",
-    "prefix_hidden", "prefix_dropout", "cross_attention_init",
+    "prefix_hidden", "prefix_dropout",
 )
-CROSS_ATTENTION_INITS = ("random", "self")
 
 
 def variant_table() -> dict[str, Any]:
@@ -64,7 +63,6 @@ class TypePriorConfig(PreTrainedConfig):
     prior_dim: int | None = None
     prefix_hidden: int | None = None
     prefix_dropout: float | None = None
-    cross_attention_init: str | None = None  # a converted BERT's new cross-attention: "random" or "self" (copied)
     layer_norm_eps: float = 1e-5
     word_shape: bool = False
     pointer_dropout: float = 0.3
@@ -101,11 +99,6 @@ class TypePriorConfig(PreTrainedConfig):
                 setattr(self, name, defaults.get(name))
         if self.relation_weight is None:
             self.relation_weight = float(defaults.get("relation_weight", 0.3)) if self.relation_prediction else 0.0
-        if self.cross_attention_init is None:
-            self.cross_attention_init = "random"  # a model saved before the setting existed
-        if self.cross_attention_init not in CROSS_ATTENTION_INITS:
-            raise ValueError(f"cross_attention_init {self.cross_attention_init!r}: expected one of "
-                             f"{', '.join(CROSS_ATTENTION_INITS)}")
 
     @property
     def w(self) -> float:

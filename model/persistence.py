@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from transformers import PreTrainedTokenizerBase
 
-from .backbone import cross_attention_from_self, load_backbone, load_tokenizer
+from .backbone import load_backbone, load_tokenizer
 from .config import TypePriorConfig
 from .generator import PointerNER, model_class
 
@@ -64,8 +64,6 @@ def build_model(
         torch.manual_seed(seed)
         model = model_class(cfg.variant)(cfg)
     model.bart.load_state_dict(bb.model.state_dict())
-    if cfg.cross_attention_init == "self" and bb.kind == "bert":
-        cross_attention_from_self(model.bart)
     model.init_type_embeddings_from_names(bb.tokenizer)
     if cfg.type_priors_from_kb:
         model.set_type_priors(type_vectors)

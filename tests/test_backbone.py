@@ -89,23 +89,3 @@ def test_models_built_with_one_seed_are_identical() -> None:
         assert torch.equal(p, q), name
     cross = "bart.decoder.layers.0.encoder_attn.q_proj.weight"
     assert not torch.equal(a.state_dict()[cross], c.state_dict()[cross])
-
-
-def test_cross_attention_can_start_as_a_copy_of_self_attention() -> None:
-    from model.persistence import build_model
-
-    copied, _ = build_model("minilm", ["LOC"], seed=3, cross_attention_init="self")
-    fresh, _ = build_model("minilm", ["LOC"], seed=3)
-    assert fresh.config.cross_attention_init == "random" and copied.config.cross_attention_init == "self"
-    for c, f in zip(copied.bart.decoder.layers, fresh.bart.decoder.layers):
-        for name, p in c.self_attn.state_dict().items():
-            assert torch.equal(c.encoder_attn.state_dict()[name], p), name
-        assert torch.equal(c.encoder_attn_layer_norm.weight, c.self_attn_layer_norm.weight)
-        assert not torch.equal(f.encoder_attn.k_proj.weight, f.self_attn.k_proj.weight)
-        assert torch.equal(c.fc1.weight, f.fc1.weight)  # the rest of the conversion is unchanged
-    # a random backbone has no pretrained self-attention worth copying: the setting leaves it alone
-    tiny, _ = build_model("tiny-random", ["LOC"], seed=3, cross_attention_init="self")
-    layer = tiny.bart.decoder.layers[0]
-    assert not torch.equal(layer.encoder_attn.k_proj.weight, layer.self_attn.k_proj.weight)
-    with pytest.raises(ValueError, match="cross_attention_init 'copy': expected one of random, self"):
-        build_model("tiny-random", ["LOC"], cross_attention_init="copy")
