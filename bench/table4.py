@@ -242,12 +242,15 @@ def cell_state(warehouse: Path, cell: Cell) -> tuple[int | None, bool]:
 NO_KB = "/no-kb"  # label suffix of a diagnostic cell whose type attention learns E_T instead of reading KB priors
 
 
-def diagnostic_settings(protocol: dict[str, Any], name: str) -> dict[str, Any]:
-    """The model-setting overrides of a named diagnostic (table4.yaml `diagnostics`)."""
+def diagnostic_settings(protocol: dict[str, Any], name: str, section: str = "model") -> dict[str, Any]:
+    """The overrides of a named diagnostic (table4.yaml `diagnostics`): its model settings, or `section="training"`."""
     known = protocol.get("diagnostics") or {}
     if name not in known:
         raise ProtocolError(f"no diagnostic {name!r} in {_protocol_file.name} (known: {sorted(known)})")
-    return dict(known[name].get("model") or {})
+    unknown = set(known[name]) - {"model", "training"}
+    if unknown:
+        raise ProtocolError(f"diagnostic {name!r}: unknown sections {sorted(unknown)} (model, training)")
+    return dict(known[name].get(section) or {})
 
 
 def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bool, use_priors: bool = True,
@@ -276,7 +279,9 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
         spec = TrainSpec(
             corpus=cell.corpus, variant=cell.variant, backbone=protocol["backbone"], out_dir=str(cell.out_dir),
             seed=cell.seed, epochs=int(protocol["epochs"]), batch_size=int(protocol["batch_size"]), device="cpu",
-            training=dict(protocol.get("training") or {}), resume=True, model=model_settings,
+            training={**(protocol.get("training") or {}),
+                      **(diagnostic_settings(protocol, diagnostic, "training") if diagnostic else {})},
+            resume=True, model=model_settings,
         )
         outcome = train_run(warehouse, spec, data, priors, progress=progress)
         train_id, model_dir = outcome.run_id, outcome.model_dir
@@ -504,7 +509,7 @@ def run(
     progress: bool = typer.Option(False),
     tag: str = typer.Option("", help="rerun cells under this tag (after listing the old runs as superseded)"),
     kb_priors: bool = typer.Option(True, help="--no-kb-priors: learned type vectors (diagnostic; give a --tag)"),
-    diagnostic: str = typer.Option("", help="model-setting overrides named in table4.yaml `diagnostics` "
+    diagnostic: str = typer.Option("", help="model or training overrides named in table4.yaml `diagnostics` "
                                             "(the cells get the diagnostic's name as their tag)"),
 ) -> None:
     """Train and evaluate every missing cell of the given corpora × variants × seeds, one after another."""

@@ -51,6 +51,7 @@ class TrainingConfig:
     eval_batch_size: int = 32
     lr_backbone: float = 1e-5
     lr_new: float = 5e-5
+    lr_decoder: float | None = None
     weight_decay: float = 0.01
     warmup: float = 0.01
     max_grad_norm: float = 5.0
@@ -96,11 +97,13 @@ def parameter_groups(model: PointerNER, cfg: TrainingConfig) -> list[dict[str, A
     """Backbone weights at lr_backbone, new parts at lr_new; no weight decay on biases and LayerNorms.
 
     New parts: everything outside BART; cross-attention too when BART was converted from BERT; all of it
-    for a random backbone.
+    for a random backbone. `lr_decoder`, when set, replaces lr_backbone for the BART decoder's own pretrained
+    weights (a decoder converted from BERT layers was never trained to generate).
     """
     kind = model.config.backbone_kind
     norm_names = {n for n, m in model.named_modules() if isinstance(m, torch.nn.LayerNorm)}
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    groups: dict[tuple[float, bool], list[torch.nn.Parameter]] = {}
+    lr_decoder = cfg.lr_backbone if cfg.lr_decoder is None else cfg.lr_decoder
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
@@ -111,14 +114,11 @@ def parameter_groups(model: PointerNER, cfg: TrainingConfig) -> list[dict[str, A
             or (kind == "bert" and (".encoder_attn." in name or ".encoder_attn_layer_norm." in name))
         )
         no_decay = name.endswith(".bias") or owner in norm_names
-        groups.setdefault((is_new, no_decay), []).append(p)
+        lr = cfg.lr_new if is_new else lr_decoder if name.startswith("bart.decoder.") else cfg.lr_backbone
+        groups.setdefault((lr, no_decay), []).append(p)
     return [
-        {
-            "params": ps,
-            "lr": cfg.lr_new if is_new else cfg.lr_backbone,
-            "weight_decay": 0.0 if no_decay else cfg.weight_decay,
-        }
-        for (is_new, no_decay), ps in sorted(groups.items())
+        {"params": ps, "lr": lr, "weight_decay": 0.0 if no_decay else cfg.weight_decay}
+        for (lr, no_decay), ps in sorted(groups.items())
     ]
 
 

@@ -103,3 +103,14 @@ def test_the_protocol_option_switches_what_every_command_reads() -> None:
         table4.use_protocol_file(table4.PROTOCOL_FILE)
     assert table4.load_protocol()["protocol"] == "reduced-v1"
     assert table4.table_command() == "python bench/table4.py table"
+
+
+def test_a_diagnostic_may_override_training_settings(protocol: dict, tmp_path: Path) -> None:
+    from model.training import TrainingConfig
+
+    assert table4.diagnostic_settings(protocol, "decoder-lr", "training") == {"lr_decoder": 5.0e-4}
+    assert table4.diagnostic_settings(protocol, "decoder-lr") == {}
+    TrainingConfig.load(**table4.diagnostic_settings(protocol, "decoder-lr", "training"))  # real training.yaml keys
+    broken = {**protocol, "diagnostics": {"x": {"modle": {"focal_alpha": 1.0}}}}
+    with pytest.raises(table4.ProtocolError, match="unknown sections"):
+        table4.diagnostic_settings(broken, "x")
