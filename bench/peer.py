@@ -277,6 +277,7 @@ def run(
     """Train and score the peer on every missing (corpus, seed) of the recipe."""
     protocol = load_protocol()
     recipe_config(protocol, recipe)
+    code_commit()  # the code this process imported, whatever the checkout does meanwhile
     for c in corpus:
         for s in seed or protocol["seeds"]:
             done = peer_done(warehouse, protocol["protocol"], c, int(s), recipe)

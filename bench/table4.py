@@ -12,6 +12,7 @@ Run heavy cells with one torch thread (the default here) and at most two process
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -97,8 +98,12 @@ def data_path(protocol: dict[str, Any], relative: str) -> Path:
     return (ROOT / protocol["data_root"] / relative).resolve()
 
 
+@functools.lru_cache(maxsize=1)
 def code_commit() -> dict[str, Any]:
-    """The git commit of the code a cell ran, and whether the code folders had uncommitted changes."""
+    """The git commit of the code a cell ran, and whether the code folders had uncommitted changes.
+
+    Read once per process (the commands call it first): a process that runs several cells keeps the code it
+    imported, even when the checkout moves on meanwhile."""
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
@@ -526,6 +531,7 @@ def run(
         tag = tag or diagnostic
 
     torch.set_num_threads(threads)
+    code_commit()
     for c in corpus:
         for s in seed or protocol["seeds"]:
             for v in variant or protocol["variants"]:
