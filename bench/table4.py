@@ -259,18 +259,24 @@ def diagnostic_settings(protocol: dict[str, Any], name: str, section: str = "mod
 
 
 def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bool, use_priors: bool = True,
-             diagnostic: str = "") -> str:
+             diagnostic: str = "", reevaluate: bool = False) -> str:
     """Train (or resume) and evaluate one cell unless the warehouse already has it; says what it did.
 
     `use_priors=False` trains a priors variant with learned type vectors (a diagnostic of what the KB adds);
-    `diagnostic` names model-setting overrides of table4.yaml's `diagnostics` (the cell is listed as VARIANT/NAME)."""
+    `diagnostic` names model-setting overrides of table4.yaml's `diagnostics` (the cell is listed as VARIANT/NAME).
+    Decoding keeps to the entity structure of the cell's training subset, also for a model saved before the trainer
+    recorded it; `reevaluate` evaluates a finished cell again (the table reads each cell's latest evaluation)."""
     from flows.evaluation import evaluate_run
     from flows.inputs import CorpusInput, resolve_priors
     from flows.training import TrainSpec, train_run
 
+    from model.corpus.document import entity_structure
+
     train_id, evaluated = cell_state(warehouse, cell)
-    if evaluated:
+    if evaluated and not reevaluate:
         return f"skip {cell}: train run {train_id} and its evaluation are in the warehouse"
+    if reevaluate and train_id is None:
+        return f"skip {cell}: no finished training to evaluate again"
     train = subset(protocol, cell.corpus, "train")
     dev = subset(protocol, cell.corpus, "dev")
     sources = {**subset_sources(protocol, cell.corpus), "protocol": protocol["protocol"],
@@ -293,7 +299,8 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
     else:
         model_dir = str(cell.out_dir / "model")
     result = evaluate_run(warehouse, model_dir, cell.corpus, "dev", dev, cell.report,
-                          source=sources["dev"], parent_run_id=train_id, progress=progress)
+                          source=sources["dev"], parent_run_id=train_id, progress=progress,
+                          entity_structure=entity_structure(train))
     return (f"done {cell}: train run {train_id}, evaluate run {result.run_id}, dev F1 {result.scores['f1']:.4f} "
             f"({time.monotonic() - started:.0f} s)")
 
@@ -325,7 +332,8 @@ def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
             "SELECT t.run_id AS train_id, e.run_id AS eval_id, t.corpus, t.variant, t.config, t.priors_build, "
             "(SELECT sum(seconds) FROM epochs WHERE run_id = t.run_id) AS train_seconds, "
             "(SELECT count(*) FROM epochs WHERE run_id = t.run_id) AS epochs "
-            "FROM runs t JOIN runs e ON e.parent_run_id = t.run_id AND e.kind = 'evaluate' AND e.status = 'completed' "
+            "FROM runs t JOIN runs e ON e.run_id = (SELECT max(run_id) FROM runs WHERE parent_run_id = t.run_id "
+            "AND kind = 'evaluate' AND status = 'completed') "
             "WHERE t.kind = 'train' AND t.status = 'completed' ORDER BY t.run_id"
         )
         out = []
@@ -516,6 +524,8 @@ def run(
     kb_priors: bool = typer.Option(True, help="--no-kb-priors: learned type vectors (diagnostic; give a --tag)"),
     diagnostic: str = typer.Option("", help="model or training overrides named in table4.yaml `diagnostics` "
                                             "(the cells get the diagnostic's name as their tag)"),
+    reevaluate: bool = typer.Option(False, help="evaluate finished cells again (after a decoding change); "
+                                                "the table reads each cell's latest evaluation"),
 ) -> None:
     """Train and evaluate every missing cell of the given corpora × variants × seeds, one after another."""
     import torch
@@ -537,7 +547,7 @@ def run(
             for v in variant or protocol["variants"]:
                 cell = Cell(protocol["protocol"], c, v, int(s), tag)
                 typer.echo(f"{time.strftime('%H:%M:%S')} start {cell}", err=True)
-                typer.echo(run_cell(protocol, cell, warehouse, progress, kb_priors, diagnostic))
+                typer.echo(run_cell(protocol, cell, warehouse, progress, kb_priors, diagnostic, reevaluate))
 
 
 @app.command()

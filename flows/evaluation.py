@@ -96,17 +96,23 @@ def evaluate_run(
     num_beams: int | None = None,
     parent_run_id: int | None = None,
     progress: bool = True,
+    entity_structure: str | None = None,
 ) -> EvalOutcome:
-    """Predict, score, store every prediction and outcome, and write the Markdown report."""
+    """Predict, score, store every prediction and outcome, and write the Markdown report.
+
+    `entity_structure` overrides the one the model learned (`flat`, `nested`, `discontinuous`): a model saved
+    before training recorded it decodes unconstrained otherwise. The one used is recorded with the run."""
     from model.predict import Tagger
 
     tagger = Tagger.load(model_dir)
     cfg = tagger.model.config
+    if entity_structure is not None:
+        tagger.set_entity_structure(entity_structure)
     info = {
         "model_dir": str(model_dir), "corpus": corpus, "split": split, "source": source, "sentences": len(sentences),
         "variant": getattr(cfg, "variant", None), "backbone": getattr(cfg, "backbone", None),
         "w": getattr(cfg, "w", None), "priors_build": (getattr(cfg, "priors_build", None) or {}).get("build_id"),
-        "batch_size": batch_size, "num_beams": num_beams,
+        "batch_size": batch_size, "num_beams": num_beams, "entity_structure": cfg.entity_structure,
     }
     with open_warehouse(warehouse) as wh:
         run_id = start_run(wh, "evaluate", info, corpus=corpus, variant=info["variant"], backbone=info["backbone"],

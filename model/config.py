@@ -18,6 +18,7 @@ from transformers import AutoConfig, BartConfig, PreTrainedConfig
 VARIANTS = Path(__file__).with_name("variants.yaml")
 ADDITIONS = Path(__file__).with_name("additions.yaml")
 SWITCHES = ("relation_prediction", "relation_attention", "type_attention")
+ENTITY_STRUCTURES = ("flat", "nested", "discontinuous")
 SETTINGS = (
     "grid_dim", "reduce_dim", "grid_dropout", "focal_alpha", "focal_gamma", "grid_block_cells", "prior_dim",
     "prefix_hidden", "prefix_dropout",
@@ -63,6 +64,9 @@ class TypePriorConfig(PreTrainedConfig):
     prior_dim: int | None = None
     prefix_hidden: int | None = None
     prefix_dropout: float | None = None
+    # What the training sentences held, which decoding then keeps to: "flat" (contiguous, non-overlapping),
+    # "nested" (contiguous) or "discontinuous" (anything); set by the trainer, None (unconstrained) before it.
+    entity_structure: str | None = None
     layer_norm_eps: float = 1e-5
     word_shape: bool = False
     pointer_dropout: float = 0.3
@@ -79,6 +83,8 @@ class TypePriorConfig(PreTrainedConfig):
                 self.relation_weight = float(w)
         super().__post_init__(**kwargs)
         self._resolve_additions()
+        if self.entity_structure not in (None, *ENTITY_STRUCTURES):
+            raise ValueError(f"entity_structure {self.entity_structure!r}: expected one of {', '.join(ENTITY_STRUCTURES)}")
         if self.entity_types is None:
             self.entity_types = []
         self.entity_types = [str(t) for t in self.entity_types]

@@ -2,7 +2,9 @@
 
 Constraints keep every sequence readable as entities: inside an entity (pointers emitted, no type yet)
 only a later word or a type may follow; outside one, a pointer or END. A type therefore always closes
-an entity with at least one pointer. A sentence's budget (max_len + max_len_a × words, plus END) only
+an entity with at least one pointer. The model's `entity_structure` (what its training data held) narrows
+this: `nested` or `flat` admit only the next word inside an entity (no discontinuous spans), and `flat` also
+starts each entity after the last word of the one before (no overlaps; targets are in BARTNER's order). A sentence's budget (max_len + max_len_a × words, plus END) only
 admits a pointer while a type and END still fit after it, so sequences always close. Whatever is still
 ill-formed is dropped and counted by `targets.delinearize`.
 
@@ -31,9 +33,16 @@ class DecodeState:
     open_last: torch.Tensor  # [N] last pointed word of the open entity, -1 when none is open
     finished: torch.Tensor  # [N] bool
     budget: torch.Tensor  # [N] steps allowed, END included
+    closed_last: torch.Tensor  # [N] last word of the last closed entity, -1 before the first
+
+    @classmethod
+    def start(cls, model: PointerNER, word_mask: torch.Tensor) -> "DecodeState":
+        n, device = word_mask.shape[0], word_mask.device
+        none = torch.full((n,), -1, dtype=torch.long, device=device)
+        return cls(none, torch.zeros(n, dtype=torch.bool, device=device), budgets(model, word_mask), none.clone())
 
     def reorder(self, index: torch.Tensor) -> "DecodeState":
-        return DecodeState(self.open_last[index], self.finished[index], self.budget[index])
+        return DecodeState(self.open_last[index], self.finished[index], self.budget[index], self.closed_last[index])
 
 
 def budgets(model: PointerNER, word_mask: torch.Tensor) -> torch.Tensor:
@@ -51,7 +60,12 @@ def allowed_mask(model: PointerNER, st: DecodeState, word_mask: torch.Tensor, st
     # a pointer needs two more steps after it (a type, then END) within the budget
     room = (st.budget - step) >= 3
     word_pos = torch.arange(w, device=device).unsqueeze(0)
-    pointers = word_mask & (word_pos > st.open_last.unsqueeze(1)) & room.unsqueeze(1)
+    structure = model.config.entity_structure
+    inside = word_pos > st.open_last.unsqueeze(1)
+    if structure in ("flat", "nested"):
+        inside = word_pos == (st.open_last + 1).unsqueeze(1)
+    outside = word_pos > st.closed_last.unsqueeze(1) if structure == "flat" else torch.ones_like(inside)
+    pointers = word_mask & torch.where(is_open.unsqueeze(1), inside, outside) & room.unsqueeze(1)
     end = (~is_open).unsqueeze(1)
     types = is_open.unsqueeze(1).expand(n, c)
     allowed = torch.cat([end, types, pointers], dim=1)
@@ -65,8 +79,9 @@ def advance(model: PointerNER, st: DecodeState, tokens: torch.Tensor) -> DecodeS
     is_ptr = tokens >= offset
     is_type = (tokens >= 1) & ~is_ptr
     open_last = torch.where(is_ptr, tokens - offset, st.open_last)
+    closed_last = torch.where(is_type, open_last, st.closed_last)
     open_last = torch.where(is_type, torch.full_like(open_last, -1), open_last)
-    return DecodeState(open_last, st.finished | (tokens == END), st.budget)
+    return DecodeState(open_last, st.finished | (tokens == END), st.budget, closed_last)
 
 
 def _strip(seq: list[int]) -> list[int]:
@@ -78,11 +93,7 @@ def greedy_decode(model: PointerNER, state: EncoderState, shared_cross: bool = T
     """Most probable allowed output at each step, for the whole batch at once."""
     n = state.word_mask.shape[0]
     device = state.word_mask.device
-    st = DecodeState(
-        torch.full((n,), -1, dtype=torch.long, device=device),
-        torch.zeros(n, dtype=torch.bool, device=device),
-        budgets(model, state.word_mask),
-    )
+    st = DecodeState.start(model, state.word_mask)
     cache = model.cross_attention_cache(state) if shared_cross else model.new_cache()
     prev = torch.full((n, 1), START, dtype=torch.long, device=device)
     out: list[torch.Tensor] = []
@@ -129,11 +140,7 @@ def beam_decode(
     device = state.word_mask.device
     cache = model.cross_attention_cache(state, k) if shared_cross else model.new_cache()
     state = state.index_select(torch.arange(b, device=device).repeat_interleave(k))
-    st = DecodeState(
-        torch.full((b * k,), -1, dtype=torch.long, device=device),
-        torch.zeros(b * k, dtype=torch.bool, device=device),
-        budgets(model, state.word_mask),
-    )
+    st = DecodeState.start(model, state.word_mask)
     scores = torch.full((b, k), NEG_INF, device=device)
     scores[:, 0] = 0.0
     prev = torch.full((b * k, 1), START, dtype=torch.long, device=device)

@@ -65,6 +65,15 @@ class Tagger:
         model, tokenizer, priors = persistence.load(resolve_model_dir(folder), device=device)
         return cls(model, tokenizer, priors)
 
+    def set_entity_structure(self, structure: str) -> None:
+        """Decode as if trained on `flat`, `nested` or `discontinuous` data (the trainer records what it saw;
+        a model saved before that decodes unconstrained)."""
+        from .config import ENTITY_STRUCTURES
+
+        if structure not in ENTITY_STRUCTURES:
+            raise ValueError(f"entity structure {structure!r}: expected one of {', '.join(ENTITY_STRUCTURES)}")
+        self.model.config.entity_structure = structure
+
     def save(self, folder: str | Path) -> Path:
         return persistence.save(self.model, self.tokenizer, folder, self.priors)
 

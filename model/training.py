@@ -25,7 +25,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from . import persistence
 from .batching import encode_sentences
-from .corpus.document import Sentence
+from .corpus.document import Sentence, entity_structure
 from .distributed import DataParallel
 from .generator import PointerNER
 from .predict import Tagger
@@ -227,6 +227,8 @@ class Trainer:
         if not train:
             raise TrainingError("no training sentences")
         self._check(train)
+        if self.model.config.entity_structure is None:  # decoding keeps to what the training data holds
+            self.model.config.entity_structure = entity_structure(train)
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)

@@ -114,3 +114,27 @@ def test_a_diagnostic_may_override_training_settings(protocol: dict, tmp_path: P
     broken = {**protocol, "diagnostics": {"x": {"modle": {"focal_alpha": 1.0}}}}
     with pytest.raises(table4.ProtocolError, match="unknown sections"):
         table4.diagnostic_settings(broken, "x")
+
+
+def test_the_table_reads_each_cells_latest_evaluation(tmp_path: Path) -> None:
+    import json
+
+    from warehouse import open_warehouse
+    from warehouse.runs import finish_run, record_epoch, record_metrics, start_run
+
+    path = tmp_path / "results.duckdb"
+    with open_warehouse(path) as wh:
+        config = {"seed": 42, "data": {"protocol": "p", "code": json.dumps({"commit": "abc", "dirty": False})}}
+        train = start_run(wh, "train", config, corpus="conll2003", variant="full")
+        record_epoch(wh, train, 1, dev_f1=0.5)
+        finish_run(wh, train, "completed")
+        for f1 in (0.50, 0.70):  # the first evaluation, then one after a decoding change
+            ev = start_run(wh, "evaluate", {}, corpus="conll2003", variant="full", parent_run_id=train)
+            record_metrics(wh, ev, "dev", {"p": f1, "r": f1, "f1": f1, "tp": 7, "fp": 3, "fn": 3,
+                                           "per_kind": {"flat": {"p": f1, "r": f1, "f1": f1, "tp": 7, "fp": 3, "fn": 3}}})
+            finish_run(wh, ev, "completed")
+        other = start_run(wh, "train", {"seed": 42, "data": {"protocol": "q"}}, corpus="conll2003", variant="full")
+        finish_run(wh, other, "completed")
+    cells = table4.collect(path, "p")
+    assert [(c["train_run"], c["eval_run"], c["f1"]) for c in cells] == [(train, ev, 0.70)]
+    assert cells[0]["per_kind"] == {"flat": 0.70} and cells[0]["dev_f1_by_epoch"] == [0.5]

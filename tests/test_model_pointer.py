@@ -86,7 +86,9 @@ def test_allowed_outputs(tagger: Tagger) -> None:
         open_last=torch.tensor([-1, 1, -1, 2]),
         finished=torch.tensor([False, False, True, False]),
         budget=torch.tensor([10, 10, 10, 3]),
+        closed_last=torch.tensor([-1, -1, -1, -1]),
     )
+    assert m.config.entity_structure is None  # an untrained model: no structure constraint
     a = allowed_mask(m, st, word_mask, step=0)
     c = len(TYPES)
     # nothing open: END or any real word, no type
@@ -98,6 +100,49 @@ def test_allowed_outputs(tagger: Tagger) -> None:
     # two steps left with an entity open: only a type may close it (END follows)
     last = allowed_mask(m, st, word_mask, step=1)
     assert last[3].tolist() == [False] + [True] * c + [False] * 4
+
+
+@pytest.mark.parametrize("structure", ["discontinuous", "nested", "flat"])
+def test_the_entity_structure_limits_pointers(tagger: Tagger, structure: str) -> None:
+    m: PointerNER = tagger.model
+    word_mask = torch.tensor([[True] * 5] * 2)
+    # row 0: an entity open at word 1, none closed; row 1: nothing open, the last entity ended at word 2
+    st = DecodeState(open_last=torch.tensor([1, -1]), finished=torch.tensor([False, False]),
+                     budget=torch.tensor([10, 10]), closed_last=torch.tensor([-1, 2]))
+    c = len(TYPES)
+    m.config.entity_structure = structure
+    try:
+        a = allowed_mask(m, st, word_mask, step=0)
+    finally:
+        m.config.entity_structure = None
+    inside = {"discontinuous": [2, 3, 4], "nested": [2], "flat": [2]}[structure]
+    outside = {"discontinuous": [0, 1, 2, 3, 4], "nested": [0, 1, 2, 3, 4], "flat": [3, 4]}[structure]
+    assert [i for i in range(5) if a[0, 1 + c + i]] == inside
+    assert [i for i in range(5) if a[1, 1 + c + i]] == outside
+    assert bool(a[0, 1:1 + c].all()) and bool(a[1, 0])  # a type closes, END ends, whatever the structure
+
+
+@pytest.mark.parametrize("structure", ["nested", "flat"])
+def test_decoding_keeps_to_the_entity_structure(tagger: Tagger, structure: str) -> None:
+    from model.corpus.document import Kind, kind_within
+
+    b = _batch(tagger, SENTS)
+    w = b.words
+    m = tagger.model
+    state = m.encode(w.input_ids, w.attention_mask, w.word_index, w.word_mask, w.shape_ids)
+    m.config.entity_structure = structure
+    try:
+        outputs = [greedy_decode(m, state), beam_decode(m, state, num_beams=3)]
+    finally:
+        m.config.entity_structure = None
+    allowed = {Kind.FLAT} if structure == "flat" else {Kind.FLAT, Kind.NESTED}
+    found = 0
+    for seqs in outputs:
+        for s, seq in zip(SENTS, seqs):
+            entities = delinearize(seq, tagger.vocab, num_words=len(s.tokens)).entities
+            found += len(entities)
+            assert {kind_within(e, entities) for e in entities} <= allowed, (structure, entities)
+    assert found  # the random model does predict entities, so the check has something to check
 
 
 def test_generated_sequences_are_well_formed(tagger: Tagger) -> None:

@@ -67,6 +67,7 @@ class ModelRoundTrip:
         assert {k for k, c in scores.per_kind.items() if c.gold} == {"flat", "nested", "discontinuous"}
         history = json.loads((out / "history.json").read_text())
         assert history["best_f1"] == 1.0 and len(history["history"]) == fast_training(**self.training).epochs
+        assert tagger.model.config.entity_structure == "discontinuous"  # what MIXED holds: decoding is not limited
 
     def test_save_load_gives_identical_predictions(self, tagger: Tagger, tmp_path: Path) -> None:
         tagger.save(tmp_path / "copy")
@@ -200,3 +201,34 @@ def test_variants_pick_their_model_class(caplog) -> None:
     assert "not-yet-written" in caplog.text
     tagger = Tagger.from_backbone("tiny-random", ["LOC"], variant="baseline", relation_weight=0.5)
     assert (tagger.model.config.variant, tagger.model.config.relation_weight) == ("baseline", 0.5)
+
+
+def test_training_records_the_entity_structure_that_decoding_keeps_to(tmp_path: Path) -> None:
+    from model.corpus.document import entity_structure
+
+    flat = [s for s in MIXED if s.is_flat]
+    nested = flat + MIXED[2:4]
+    assert (entity_structure(flat), entity_structure(nested), entity_structure(MIXED)) == (
+        "flat", "nested", "discontinuous")
+    assert entity_structure([]) == "flat"
+    result = train(flat, None, "tiny-random", tmp_path / "flat", fast_training(epochs=1), resume=False)
+    assert Tagger.load(result.model_dir).model.config.entity_structure == "flat"
+    with pytest.raises(ValueError, match="entity_structure 'mixed'"):
+        Tagger.from_backbone("tiny-random", ["PER"], entity_structure="mixed")
+
+    data = tmp_path / "flat.jsonl"
+    data.write_text("".join(json.dumps(s.to_json()) + "\n" for s in flat))
+    runner = CliRunner()
+    base = ["evaluate", "--model", str(result.model_dir), "--data", str(data)]
+    assert runner.invoke(app, [*base, "--entity-structure", "discontinuous"]).exit_code == 0
+    bad = runner.invoke(app, [*base, "--entity-structure", "mixed"])
+    assert bad.exit_code == 2 and "entity structure 'mixed'" in bad.output
+    warehouse = tmp_path / "w.duckdb"
+    recorded = runner.invoke(app, [*base, "--entity-structure", "nested", "--corpus", "demo", "--warehouse",
+                                   str(warehouse)])
+    assert recorded.exit_code == 0, recorded.output
+    from warehouse import open_warehouse
+
+    with open_warehouse(warehouse, read_only=True) as wh:
+        config = json.loads(wh.query("SELECT config FROM runs WHERE kind = 'evaluate'")[0]["config"])
+    assert config["entity_structure"] == "nested"

@@ -19,6 +19,9 @@ app = typer.Typer(no_args_is_help=True)
 
 FormatOption = typer.Option(None, "--format", "-f", help="Corpus format (default: detected).")
 BeamsOption = typer.Option(None, "--beams", help="Beam size (default: the model's; 1 = greedy).")
+StructureOption = typer.Option(
+    None, "--entity-structure", help="Decode as if trained on flat, nested or discontinuous data (default: what the "
+    "model's training data held; a model saved before that was recorded decodes unconstrained).")
 
 
 LOCKED_EXIT_CODE = 75  # another process holds the warehouse (as `typeprior sql`): retrying later may succeed
@@ -232,6 +235,7 @@ def evaluate(
         None, "--corpus", help="Corpus name: record the evaluation (scores, predictions, report) in the warehouse."),
     split: str = typer.Option("test", "--split", help="Split name the recorded evaluation is filed under."),
     report: Optional[Path] = typer.Option(None, "--report", help="Markdown report path (recorded evaluations)."),
+    structure: Optional[str] = StructureOption,
 ) -> None:
     """Score a model on a corpus; prints JSON with p, r, f1, per_type and per_kind."""
     from model.persistence import ModelFolderError
@@ -249,11 +253,14 @@ def evaluate(
             folder = resolve_model_dir(model_dir)
             path = report if report is not None else folder.parent / f"evaluation-{corpus}-{split}.md"
             outcome = evaluate_run(resolve_warehouse(warehouse), folder, corpus, split, sentences, path,
-                                   source=str(data), batch_size=batch_size, num_beams=beams, progress=False)
+                                   source=str(data), batch_size=batch_size, num_beams=beams, progress=False,
+                                   entity_structure=structure)
             typer.echo(json.dumps({**outcome.scores, "run_id": outcome.run_id, "report": str(path)},
                                   ensure_ascii=False, default=str))
             return
         tagger = Tagger.load(model_dir)
+        if structure is not None:
+            tagger.set_entity_structure(structure)
     except typer.BadParameter:
         raise
     except (ModelFolderError, *_user_errors()) as exc:
@@ -268,6 +275,7 @@ def predict(
     tokens: bool = typer.Option(False, "--tokens", help="Lines are already tokenised (split on whitespace)."),
     beams: Optional[int] = BeamsOption,
     batch_size: int = typer.Option(32, "--batch-size"),
+    structure: Optional[str] = StructureOption,
 ) -> None:
     """Tag text lines; writes one JSON object per line (entities with character offsets)."""
     from model.persistence import ModelFolderError
@@ -275,8 +283,10 @@ def predict(
 
     try:
         tagger = Tagger.load(model_dir)
+        if structure is not None:
+            tagger.set_entity_structure(structure)
         lines = (input.read_text(encoding="utf-8") if input is not None else sys.stdin.read()).splitlines()
-    except (ModelFolderError, OSError, UnicodeDecodeError) as exc:
+    except (ModelFolderError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise _fail(exc) from None
     for k in range(0, len(lines), batch_size):
         chunk = lines[k : k + batch_size]

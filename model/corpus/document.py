@@ -124,6 +124,15 @@ def kind_within(entity: Entity, entities: Iterable[Entity]) -> Kind:
     return Kind.FLAT
 
 
+def entity_structure(sentences: Iterable["Sentence"]) -> str:
+    """The most general kind the sentences hold: "discontinuous", else "nested", else "flat" (the decoder's limit)."""
+    kinds = {k for s in sentences for _, k in s.kinds()}
+    for kind in (Kind.DISCONTINUOUS, Kind.NESTED):
+        if kind in kinds:
+            return kind.value
+    return Kind.FLAT.value
+
+
 def entity_order(e: Entity) -> tuple:
     """BARTNER's target order: by first index, then last index, then the indices and type."""
     return (e.start, e.last, e.indices, e.type)
