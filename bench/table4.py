@@ -7,6 +7,7 @@ A cell whose evaluation is already there is skipped; an interrupted cell resumes
     python bench/table4.py splits                      # once: the fixed subsets under bench/splits/
     python bench/table4.py run --corpus conll2003 --seed 42 --variant baseline
     python bench/table4.py table                       # Markdown table of every finished cell (and the peer)
+    python bench/table4.py --protocol bench/table4-long.yaml run ...   # another protocol file (6 epochs)
 
 Run heavy cells with one torch thread (the default here) and at most two processes at once.
 """
