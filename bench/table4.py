@@ -8,6 +8,7 @@ A cell whose evaluation is already there is skipped; an interrupted cell resumes
     python bench/table4.py run --corpus conll2003 --seed 42 --variant baseline
     python bench/table4.py table                       # Markdown table of every finished cell (and the peer)
     python bench/table4.py --protocol bench/table4-long.yaml run ...   # another protocol file (6 epochs)
+    python bench/table4.py subset conll2003 dev --out dev.jsonl         # a subset as a file, for typeprior evaluate
 
 Run heavy cells with one torch thread (the default here) and at most two processes at once.
 """
@@ -511,6 +512,23 @@ def splits(force: bool = typer.Option(False, help="rewrite existing lists (chang
     """Write the fixed subsets under bench/splits/ (existing lists are kept unless --force)."""
     for path in make_splits(load_protocol(), force):
         typer.echo(f"wrote {path.relative_to(ROOT)} ({len(_read_lines(path))} lines)")
+
+
+@app.command("subset")
+def subset_file(
+    corpus: str = typer.Argument(..., help="a corpus of the protocol"),
+    split: str = typer.Argument(..., help="train or dev"),
+    out: Path = typer.Option(..., help="JSON-lines file to write (for typeprior train/evaluate)"),
+) -> None:
+    """Write a cell's fixed subset as a corpus file, so `typeprior evaluate` can score a cell's model on it."""
+    from model.corpus import write_corpus
+
+    protocol = load_protocol()
+    if corpus not in protocol["corpora"] or split not in ("train", "dev"):
+        raise typer.BadParameter(f"{corpus}/{split}: expected one of {sorted(protocol['corpora'])} and train or dev")
+    sentences = subset(protocol, corpus, split)
+    write_corpus(sentences, out, "jsonl")
+    typer.echo(f"wrote {out} ({len(sentences)} sentences of {corpus}/{split})")
 
 
 @app.command()

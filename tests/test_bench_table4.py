@@ -138,3 +138,21 @@ def test_the_table_reads_each_cells_latest_evaluation(tmp_path: Path) -> None:
     cells = table4.collect(path, "p")
     assert [(c["train_run"], c["eval_run"], c["f1"]) for c in cells] == [(train, ev, 0.70)]
     assert cells[0]["per_kind"] == {"flat": 0.70} and cells[0]["dev_f1_by_epoch"] == [0.5]
+
+
+def test_subset_writes_a_cells_dev_sentences_as_a_corpus_file(protocol: dict, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from model.corpus import read_corpus
+
+    if not table4.data_path(protocol, "conll2003").is_dir():
+        pytest.skip("../shared/data is not here (a fresh clone)")
+    out = tmp_path / "dev.jsonl"
+    result = CliRunner().invoke(table4.app, ["subset", "conll2003", "dev", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    written = read_corpus(out).sentences
+    expected = table4.subset(protocol, "conll2003", "dev")
+    assert len(written) == protocol["corpora"]["conll2003"]["dev_n"]
+    assert [(s.tokens, sorted(s.entities)) for s in written] == [(s.tokens, sorted(s.entities)) for s in expected]
+    bad = CliRunner().invoke(table4.app, ["subset", "conll2003", "test", "--out", str(out)])
+    assert bad.exit_code == 2
