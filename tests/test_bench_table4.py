@@ -156,3 +156,11 @@ def test_subset_writes_a_cells_dev_sentences_as_a_corpus_file(protocol: dict, tm
     assert [(s.tokens, sorted(s.entities)) for s in written] == [(s.tokens, sorted(s.entities)) for s in expected]
     bad = CliRunner().invoke(table4.app, ["subset", "conll2003", "test", "--out", str(out)])
     assert bad.exit_code == 2
+
+
+def test_the_table_has_a_column_for_every_variant_that_ran(protocol: dict) -> None:
+    long = table4.load_protocol(table4.BENCH / "table4-long.yaml")
+    assert table4.table_variants(long, []) == ["baseline", "full"]
+    extra = [{"variant": "rp-eta"}, {"variant": "full/decoder-lr"}]
+    assert table4.table_variants(long, extra) == ["baseline", "rp-eta", "full"]
+    assert table4.table_variants(protocol, []) == ["baseline", "rp-tra", "rp-eta", "full"]
