@@ -4,8 +4,9 @@ Constraints keep every sequence readable as entities: inside an entity (pointers
 only a later word or a type may follow; outside one, a pointer or END. A type therefore always closes
 an entity with at least one pointer. The model's `entity_structure` (what its training data held) narrows
 this: `nested` or `flat` admit only the next word inside an entity (no discontinuous spans), and `flat` also
-starts each entity after the last word of the one before (no overlaps; targets are in BARTNER's order). A sentence's budget (max_len + max_len_a × words, plus END) only
-admits a pointer while a type and END still fit after it, so sequences always close. Whatever is still
+starts each entity after the last word of the one before (no overlaps; targets are in BARTNER's order).
+A sentence's budget (max_len + max_len_a × words, plus END) only admits a pointer while a type and END
+still fit after it, so sequences always close. Whatever is still
 ill-formed is dropped and counted by `targets.delinearize`.
 
 Beam search projects the cross-attention keys and values once per sentence and shares them among its beams
