@@ -48,9 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def bench_embedding(n: int, batch: int) -> dict:
-    from kb.embeddings import Encoder
-    from kb.sources import SnapshotSource
-    from kb.wikitext import entity_name
+    from typeprior.kb.embeddings import Encoder
+    from typeprior.kb.sources import SnapshotSource
+    from typeprior.kb.wikitext import entity_name
 
     names = sorted({entity_name(p.title) for p in SnapshotSource().stream(set())})
     names = (names * (n // len(names) + 1))[:n]
@@ -65,8 +65,8 @@ def bench_embedding(n: int, batch: int) -> dict:
 
 def bench_dump(n: int, workdir: Path) -> dict:
     from fake_mediawiki import FIXTURE_PAGES, FakePage, FakeWiki, write_xml_export
-    from kb.sources import DumpSource
-    from kb.wikitext import parse_wikitext
+    from typeprior.kb.sources import DumpSource
+    from typeprior.kb.wikitext import parse_wikitext
 
     base = FakeWiki.from_dirs(SHARED_WIKITEXT if SHARED_WIKITEXT.is_dir() else FIXTURE_PAGES)
     originals = [p for p in base.pages.values() if p.ns == 0]
@@ -90,8 +90,8 @@ def bench_dump(n: int, workdir: Path) -> dict:
 
 
 def bench_theta(n: int, workdir: Path) -> dict:
-    from kb.store import KBStore
-    from warehouse import open_warehouse
+    from typeprior.kb.store import KBStore
+    from typeprior.warehouse import open_warehouse
 
     with open_warehouse(workdir / "theta.duckdb") as wh:
         con = wh.con
@@ -113,7 +113,7 @@ def bench_theta(n: int, workdir: Path) -> dict:
 
 
 def bench_snapshot_build(scheme: str, workdir: Path) -> dict:
-    from kb.build import plan_build, run_build
+    from typeprior.kb.build import plan_build, run_build
 
     started = time.perf_counter()
     result = run_build(workdir / "snapshot.duckdb", plan_build(scheme, ["snapshot"]), progress=False)

@@ -52,10 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_sentences(n: int, seed: int = 0):
     """CoNLL dev sentences when available, else synthetic CoNLL-length sentences with a few entities."""
-    from model.corpus import Entity, Sentence
+    from typeprior.model.corpus import Entity, Sentence
 
     if CONLL_DEV.is_file():
-        from model.corpus import read_corpus
+        from typeprior.model.corpus import read_corpus
 
         sents = [s for s in read_corpus(CONLL_DEV).sentences if s.tokens]
         return sents[:n], "conll2003 dev"
@@ -76,10 +76,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     import torch
 
-    from model.batching import encode_sentences
-    from model.decoding import decode
-    from model.predict import Tagger
-    from model.training import TrainingConfig, parameter_groups
+    from typeprior.model.batching import encode_sentences
+    from typeprior.model.decoding import decode
+    from typeprior.model.predict import Tagger
+    from typeprior.model.training import TrainingConfig, parameter_groups
 
     torch.set_num_threads(args.threads)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else args.device if args.device != "auto" else "cpu")

@@ -58,8 +58,8 @@ def step(args: argparse.Namespace, n: int, device: str) -> dict:
     """One step at n words; returns seconds and the peak memory in MB."""
     import torch
 
-    from model.relation import DEFAULT_BLOCK_CELLS, RelationPrediction
-    from model.relation_attention import RelationAttention
+    from typeprior.model.relation import DEFAULT_BLOCK_CELLS, RelationPrediction
+    from typeprior.model.relation_attention import RelationAttention
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def build(args: argparse.Namespace, variant: str, types: list[str]):
     import torch
 
-    from model.predict import Tagger
+    from typeprior.model.predict import Tagger
 
     overrides = {k: v for k, v in (("grid_dim", args.grid_dim), ("reduce_dim", args.reduce_dim)) if v is not None}
     vectors = None
@@ -83,7 +83,7 @@ class Stepper:
     def __init__(self, tagger, device) -> None:
         import torch
 
-        from model.training import TrainingConfig, parameter_groups
+        from typeprior.model.training import TrainingConfig, parameter_groups
 
         self.tagger = tagger
         self.device = device
@@ -95,7 +95,7 @@ class Stepper:
     def step(self, batch, timed: bool) -> None:
         import torch
 
-        from model.batching import encode_sentences
+        from typeprior.model.batching import encode_sentences
 
         sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
         b = encode_sentences(batch, self.tagger.encoder, self.tagger.vocab).to(self.device)
@@ -113,7 +113,7 @@ class Stepper:
     def profile(self, batch) -> None:
         from torch.profiler import ProfilerActivity, profile as torch_profile
 
-        from model.batching import encode_sentences
+        from typeprior.model.batching import encode_sentences
 
         b = encode_sentences(batch, self.tagger.encoder, self.tagger.vocab).to(self.device)
         with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -132,8 +132,8 @@ def interleaved_training(steppers: dict, sentences, args) -> None:
 def decoding(tagger, sentences, args, device) -> dict:
     import torch
 
-    from model.batching import encode_sentences
-    from model.decoding import decode
+    from typeprior.model.batching import encode_sentences
+    from typeprior.model.decoding import decode
 
     model = tagger.model.to(device).eval()
     result = {}

@@ -55,9 +55,9 @@ def run(args: argparse.Namespace, train, dev, types: list[str], word_shape: bool
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    from model.batching import encode_sentences
-    from model.predict import Tagger
-    from model.training import TrainingConfig, parameter_groups
+    from typeprior.model.batching import encode_sentences
+    from typeprior.model.predict import Tagger
+    from typeprior.model.training import TrainingConfig, parameter_groups
 
     tagger = Tagger.from_backbone(args.backbone, types, seed=args.seed, word_shape=word_shape)
     model = tagger.model
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     import torch
 
-    from model.corpus import read_corpus
+    from typeprior.model.corpus import read_corpus
 
     torch.set_num_threads(args.threads)
     train = [s for s in read_corpus(args.train_file).sentences if s.tokens][: args.steps * args.batch]

@@ -57,7 +57,7 @@ def main(
 ) -> None:
     import torch
 
-    from model.predict import Tagger
+    from typeprior.model.predict import Tagger
 
     torch.set_num_threads(threads)
     protocol = load_protocol()

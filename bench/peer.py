@@ -35,7 +35,7 @@ if str(BENCH) not in sys.path:
 
 from table4 import WAREHOUSE, code_commit, load_protocol, protocol_option, subset, subset_sources  # noqa: E402
 
-from model.corpus import Entity, Sentence  # noqa: E402
+from typeprior.model.corpus import Entity, Sentence  # noqa: E402
 
 VARIANT = "peer-tokcls"
 HEAD_PREFIX = "classifier."  # AutoModelForTokenClassification's new layer on a BERT encoder
@@ -100,7 +100,7 @@ class Peer:
         import torch
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-        from model.backbone import minilm_path
+        from typeprior.model.backbone import minilm_path
 
         path = minilm_path()
         self.labels = labels
@@ -151,7 +151,7 @@ class Peer:
 def dev_scores(gold: Sequence[Sentence], predicted: list[list[str]]) -> dict[str, Any]:
     from seqeval.metrics import f1_score
 
-    from model.metrics import score
+    from typeprior.model.metrics import score
 
     scores = score(gold, [entities_from_bio(t) for t in predicted]).to_dict()
     scores["seqeval_f1"] = f1_score([bio_tags(s) for s in gold], predicted)
@@ -164,8 +164,8 @@ def train_peer(protocol: dict[str, Any], corpus: str, seed: int, warehouse: Path
     import torch
     from transformers import get_linear_schedule_with_warmup
 
-    from warehouse import open_warehouse
-    from warehouse.runs import finish_run, record_epoch, record_metrics, start_run
+    from typeprior.warehouse import open_warehouse
+    from typeprior.warehouse.runs import finish_run, record_epoch, record_metrics, start_run
 
     torch.set_num_threads(threads)
     peer_cfg = recipe_config(protocol, recipe)
@@ -245,7 +245,7 @@ def peer_done(warehouse: Path, protocol: str, corpus: str, seed: int, recipe: st
 
 def collect_peer(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
     """Every completed peer run of the protocol, with its dev scores and speeds."""
-    from warehouse import open_warehouse
+    from typeprior.warehouse import open_warehouse
 
     if not warehouse.is_file():
         return []

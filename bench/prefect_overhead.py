@@ -37,11 +37,11 @@ def task_names() -> set[str]:
     """Names of every Prefect task defined in the flows package (subflow calls are not tasks of their own)."""
     from prefect import Task
 
-    import flows
+    import typeprior.flows
 
     names = set()
     for info in pkgutil.iter_modules(flows.__path__):
-        module = importlib.import_module(f"flows.{info.name}")
+        module = importlib.import_module(f"typeprior.flows.{info.name}")
         names |= {v.name for v in vars(module).values() if isinstance(v, Task)}
     return names
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     started = time.monotonic()
-    from flows.pipeline import pipeline_flow
+    from typeprior.flows.pipeline import pipeline_flow
 
     imported = time.monotonic()
     with tempfile.TemporaryDirectory() as out:

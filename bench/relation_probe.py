@@ -44,13 +44,13 @@ for path in (ROOT, BENCH):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from model.batching import encode_sentences  # noqa: E402
-from model.corpus import Sentence, read_corpus  # noqa: E402
-from model.corpus.document import Kind  # noqa: E402
-from model.extended import relation_targets  # noqa: E402
-from model.persistence import ModelFolderError  # noqa: E402
-from model.predict import Tagger, resolve_model_dir  # noqa: E402
-from model.relation import BEGIN_END, IGNORE_INDEX, INSIDE, RELATIONS, RelationPrediction  # noqa: E402
+from typeprior.model.batching import encode_sentences  # noqa: E402
+from typeprior.model.corpus import Sentence, read_corpus  # noqa: E402
+from typeprior.model.corpus.document import Kind  # noqa: E402
+from typeprior.model.extended import relation_targets  # noqa: E402
+from typeprior.model.persistence import ModelFolderError  # noqa: E402
+from typeprior.model.predict import Tagger, resolve_model_dir  # noqa: E402
+from typeprior.model.relation import BEGIN_END, IGNORE_INDEX, INSIDE, RELATIONS, RelationPrediction  # noqa: E402
 from table4 import load_protocol, subset  # noqa: E402
 
 HISTORY = "history.json"

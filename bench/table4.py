@@ -38,7 +38,7 @@ ROOT = BENCH.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model.corpus import Sentence, read_corpus  # noqa: E402
+from typeprior.model.corpus import Sentence, read_corpus  # noqa: E402
 
 PROTOCOL_FILE = BENCH / "table4.yaml"
 NOT_INHERITED = ("superseded",)  # run ids listed as superseded belong to the protocol that lists them
@@ -227,7 +227,7 @@ class Cell:
 
 def cell_state(warehouse: Path, cell: Cell) -> tuple[int | None, bool]:
     """(completed train run id or None, whether its dev evaluation is recorded)."""
-    from warehouse import open_warehouse
+    from typeprior.warehouse import open_warehouse
 
     if not warehouse.is_file():
         return None, False
@@ -268,11 +268,11 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
     `diagnostic` names model-setting overrides of table4.yaml's `diagnostics` (the cell is listed as VARIANT/NAME).
     Decoding keeps to the entity structure of the cell's training subset, also for a model saved before the trainer
     recorded it; `reevaluate` evaluates a finished cell again (the table reads each cell's latest evaluation)."""
-    from flows.evaluation import evaluate_run
-    from flows.inputs import CorpusInput, resolve_priors
-    from flows.training import TrainSpec, train_run
+    from typeprior.flows.evaluation import evaluate_run
+    from typeprior.flows.inputs import CorpusInput, resolve_priors
+    from typeprior.flows.training import TrainSpec, train_run
 
-    from model.corpus.document import entity_structure
+    from typeprior.model.corpus.document import entity_structure
 
     train_id, evaluated = cell_state(warehouse, cell)
     if evaluated and not reevaluate:
@@ -325,7 +325,7 @@ def superseded_runs(protocol: dict[str, Any]) -> dict[int, str]:
 
 def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
     """Every finished cell of the protocol: corpus, variant, seed, dev scores, per-kind F1, train seconds."""
-    from warehouse import open_warehouse
+    from typeprior.warehouse import open_warehouse
 
     if not warehouse.is_file():
         return []
@@ -437,7 +437,7 @@ def speed_rows(warehouse: Path, cells: list[dict[str, Any]], peers: list[dict[st
     """Per cell, measured in the lanes themselves (same load for all): seconds per epoch (training plus the dev
     pass) relative to the baseline of the same corpus and seed, and the evaluation's sentences/s (model load,
     greedy decoding of the dev subset, scoring and storing) relative to the peer's inference on the same corpus."""
-    from warehouse import open_warehouse
+    from typeprior.warehouse import open_warehouse
 
     with open_warehouse(warehouse, read_only=True) as wh:
         took = {r["run_id"]: r["s"] for r in wh.query(
@@ -498,7 +498,7 @@ def cli(protocol: Optional[Path] = typer.Option(None, help="protocol file (defau
 
 def table_variants(protocol: dict[str, Any], cells: list[dict[str, Any]]) -> list[str]:
     """The table's columns: the protocol's variants and any other variant with cells, in model/variants.yaml order."""
-    from model.config import variant_table
+    from typeprior.model.config import variant_table
 
     present = set(protocol["variants"]) | {c["variant"] for c in cells}
     return [v for v in variant_table() if v in present]
@@ -529,7 +529,7 @@ def subset_file(
     out: Path = typer.Option(..., help="JSON-lines file to write (for typeprior train/evaluate)"),
 ) -> None:
     """Write a cell's fixed subset as a corpus file, so `typeprior evaluate` can score a cell's model on it."""
-    from model.corpus import write_corpus
+    from typeprior.model.corpus import write_corpus
 
     protocol = load_protocol()
     if corpus not in protocol["corpora"] or split not in ("train", "dev"):

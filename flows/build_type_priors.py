@@ -19,16 +19,16 @@ from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from tqdm.auto import tqdm
 
-from kb.build import BuildPlan, aggregate, plan_build, start_build, weigh
-from kb.embeddings import embedding_batches, encode_batch, encoder_id
-from kb.entities import extract_entities
-from kb.errors import KBError, SourceUnavailableError
-from kb.harvest import fetch_batch, fetch_batches, harvest, save_walk, walk, walked_titles
-from kb.schemes import Scheme
-from kb.settings import load_settings
-from kb.sources import LookupSource, SkippedPage, open_source
-from kb.sources.base import HarvestItem
-from kb.store import KBStore
+from typeprior.kb.build import BuildPlan, aggregate, plan_build, start_build, weigh
+from typeprior.kb.embeddings import embedding_batches, encode_batch, encoder_id
+from typeprior.kb.entities import extract_entities
+from typeprior.kb.errors import KBError, SourceUnavailableError
+from typeprior.kb.harvest import fetch_batch, fetch_batches, harvest, save_walk, walk, walked_titles
+from typeprior.kb.schemes import Scheme
+from typeprior.kb.settings import load_settings
+from typeprior.kb.sources import LookupSource, SkippedPage, open_source
+from typeprior.kb.sources.base import HarvestItem
+from typeprior.kb.store import KBStore
 
 Submit = Callable[[Task, dict[str, Any]], PrefectFuture]
 

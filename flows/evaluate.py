@@ -9,10 +9,10 @@ from typing import Any, Sequence
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from model.corpus import Sentence
-from warehouse import open_warehouse
-from warehouse.corpora import list_splits, load_corpus
-from warehouse.runs import get_run
+from typeprior.model.corpus import Sentence
+from typeprior.warehouse import open_warehouse
+from typeprior.warehouse.corpora import list_splits, load_corpus
+from typeprior.warehouse.runs import get_run
 
 from . import artifacts
 from .config import FlowConfigError, defaults, output_dir, project_path
@@ -50,7 +50,7 @@ def pick_split(warehouse: str, corpus: str, split: str | None) -> str:
 def load_split_task(warehouse: str, corpus: str, split: str, data_file: str | None,
                     format: str | None) -> tuple[list[Sentence], str]:
     if data_file is not None:
-        from model.corpus import read_corpus
+        from typeprior.model.corpus import read_corpus
 
         path = project_path(data_file)
         return read_corpus(path, format).sentences, str(path)

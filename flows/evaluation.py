@@ -12,10 +12,10 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from model.corpus import Entity, Sentence
-from model.metrics import error_breakdown, score
-from warehouse import open_warehouse
-from warehouse.runs import finish_run, record_metrics, record_predictions, start_run
+from typeprior.model.corpus import Entity, Sentence
+from typeprior.model.metrics import error_breakdown, score
+from typeprior.warehouse import open_warehouse
+from typeprior.warehouse.runs import finish_run, record_metrics, record_predictions, start_run
 
 from .report import evaluation_report
 
@@ -59,7 +59,7 @@ def _entity_text(tokens: Sequence[str], e: Entity | None) -> str:
 
 def error_examples(gold: Sequence[Sentence], predicted: Sequence[Sequence[Entity]], limit: int) -> dict[str, list[str]]:
     """A few wrong predictions per class, as "predicted ← gold in: sentence"."""
-    from warehouse.outcomes import Status, classify
+    from typeprior.warehouse.outcomes import Status, classify
 
     out: dict[str, list[str]] = {s.value: [] for s in Status if s is not Status.CORRECT}
     for g, p in zip(gold, predicted):
@@ -102,7 +102,7 @@ def evaluate_run(
 
     `entity_structure` overrides the one the model learned (`flat`, `nested`, `discontinuous`): a model saved
     before training recorded it decodes unconstrained otherwise. The one used is recorded with the run."""
-    from model.predict import Tagger
+    from typeprior.model.predict import Tagger
 
     tagger = Tagger.load(model_dir)
     cfg = tagger.model.config

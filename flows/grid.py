@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from warehouse import open_warehouse
-from warehouse.runs import finish_run, start_run
+from typeprior.warehouse import open_warehouse
+from typeprior.warehouse.runs import finish_run, start_run
 
 from .config import output_dir
 from .evaluate import evaluate_task

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.corpus import Sentence, read_corpus
-from warehouse import open_warehouse
-from warehouse.corpora import import_corpus, list_splits, load_corpus
+from typeprior.model.corpus import Sentence, read_corpus
+from typeprior.warehouse import open_warehouse
+from typeprior.warehouse.corpora import import_corpus, list_splits, load_corpus
 
 from .config import FlowConfigError, project_path, scheme_for, uses_priors
 
@@ -105,7 +105,7 @@ def resolve_priors(
     """E_t for the corpus's types from a build (default: the latest finished build of its scheme)."""
     if not uses_priors(variant):
         return None
-    from kb.priors import load_type_priors
+    from typeprior.kb.priors import load_type_priors
 
     chosen = scheme_for(corpus, scheme)
     priors = load_type_priors(warehouse, build, chosen, types=types)

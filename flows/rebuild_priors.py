@@ -19,7 +19,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.deployments import run_deployment
 
-from warehouse import open_warehouse
+from typeprior.warehouse import open_warehouse
 
 from .build_type_priors import build_type_priors
 from .config import TrainingJob, load_deployments

@@ -10,7 +10,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from warehouse import open_warehouse
+from typeprior.warehouse import open_warehouse
 
 from . import artifacts
 from .config import check_variant, defaults, output_dir

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from warehouse import open_warehouse
-from warehouse.runs import finish_run, record_epoch, record_metrics, start_run
+from typeprior.warehouse import open_warehouse
+from typeprior.warehouse.runs import finish_run, record_epoch, record_metrics, start_run
 
 from .config import FlowConfigError, check_variant
 from .inputs import CorpusInput, PriorsChoice
@@ -40,7 +40,7 @@ class TrainSpec:
     model: dict[str, Any] = field(default_factory=dict)  # model/additions.yaml keys overridden for this run
 
     def __post_init__(self) -> None:
-        from model.config import SETTINGS
+        from typeprior.model.config import SETTINGS
 
         unknown = sorted(set(self.model) - set(SETTINGS))
         if unknown:
@@ -61,7 +61,7 @@ class TrainOutcome:
 
 
 def training_config(spec: TrainSpec, progress: bool) -> Any:
-    from model.training import TrainingConfig
+    from typeprior.model.training import TrainingConfig
 
     overrides = dict(spec.training)
     overrides.update(epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.seed, device=spec.device,
@@ -132,8 +132,8 @@ def build_tagger(spec: TrainSpec, types: list[str], priors: PriorsChoice | None)
     """A fresh model on the backbone (or the checkpoint being resumed) carrying the variant's settings and priors."""
     import torch
 
-    from model.predict import Tagger
-    from model.training import CHECKPOINT, STATE
+    from typeprior.model.predict import Tagger
+    from typeprior.model.training import CHECKPOINT, STATE
 
     checkpoint = Path(spec.out_dir) / CHECKPOINT
     if spec.resume and (checkpoint / STATE).is_file():
@@ -148,8 +148,8 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
 
     `on_epoch` is called with each epoch's record after it is stored (progress reporting, or an interruption).
     """
-    from model.distributed import is_main_process
-    from model.training import BEST, Trainer
+    from typeprior.model.distributed import is_main_process
+    from typeprior.model.training import BEST, Trainer
 
     check_variant(spec.variant)
     cfg = training_config(spec, progress)
@@ -186,7 +186,7 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
 
 def _train_unrecorded(spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None, cfg: Any) -> TrainOutcome:
     """A torchrun rank other than 0 trains its share but writes nothing: rank 0 owns the run row and the files."""
-    from model.training import BEST, Trainer
+    from typeprior.model.training import BEST, Trainer
 
     tagger = build_tagger(spec, data.entity_types(), priors)
     result = Trainer(tagger, cfg, spec.out_dir).fit(data.split("train"), data.splits.get("dev"), resume=spec.resume)

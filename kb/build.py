@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from warehouse import Warehouse
+from typeprior.warehouse import Warehouse
 
 from .aggregate import aggregate_type_vectors, content_hash
 from .embeddings import Encoder, embed_names

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from warehouse import Warehouse
-from warehouse.errors import WarehouseError
+from typeprior.warehouse import Warehouse
+from typeprior.warehouse.errors import WarehouseError
 
 from .errors import BuildNotFoundError, MissingTypesError
 from .store import KBStore

@@ -14,7 +14,7 @@ from .errors import KBError
 
 @lru_cache(maxsize=1)
 def _defaults() -> dict[str, Any]:
-    return yaml.safe_load((resources.files("kb") / "settings.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((resources.files("typeprior.kb") / "settings.yaml").read_text(encoding="utf-8"))
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from warehouse import Warehouse, open_warehouse
+from typeprior.warehouse import Warehouse, open_warehouse
 
 from .sources.base import HarvestItem, RawPage, SkippedPage, utcnow
 
@@ -24,7 +24,7 @@ _RAW_PAGE_COLUMNS = "title, content_kind, content, description, topic, redirect_
 
 def sql_file(name: str) -> str:
     """A packaged SQL file of kb/sql/."""
-    return (resources.files("kb") / "sql" / name).read_text(encoding="utf-8")
+    return (resources.files("typeprior.kb") / "sql" / name).read_text(encoding="utf-8")
 
 
 class KBStore:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import BartConfig, BartModel
 
-from model.attention import (
+from typeprior.model.attention import (
     DECODER_CROSS,
     DECODER_SELF,
     ENCODER_SELF,

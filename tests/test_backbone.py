@@ -5,7 +5,7 @@ import pytest
 import torch
 from transformers import BertModel
 
-from model.backbone import BackboneError, load_backbone, minilm_path
+from typeprior.model.backbone import BackboneError, load_backbone, minilm_path
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_a_bert_folder_is_converted_by_path() -> None:
 
 
 def test_models_built_with_one_seed_are_identical() -> None:
-    from model.persistence import build_model
+    from typeprior.model.persistence import build_model
 
     torch.manual_seed(1)
     a, _ = build_model("minilm", ["LOC"], seed=3)

@@ -18,7 +18,7 @@ def protocol() -> dict:
 
 
 def test_diagnostics_name_real_model_settings(protocol: dict) -> None:
-    from model.config import SETTINGS
+    from typeprior.model.config import SETTINGS
 
     for name in protocol["diagnostics"]:
         assert set(table4.diagnostic_settings(protocol, name)) <= set(SETTINGS)
@@ -106,7 +106,7 @@ def test_the_protocol_option_switches_what_every_command_reads() -> None:
 
 
 def test_a_diagnostic_may_override_training_settings(protocol: dict, tmp_path: Path) -> None:
-    from model.training import TrainingConfig
+    from typeprior.model.training import TrainingConfig
 
     assert table4.diagnostic_settings(protocol, "decoder-lr", "training") == {"lr_decoder": 5.0e-4}
     assert table4.diagnostic_settings(protocol, "decoder-lr") == {}
@@ -119,8 +119,8 @@ def test_a_diagnostic_may_override_training_settings(protocol: dict, tmp_path: P
 def test_the_table_reads_each_cells_latest_evaluation(tmp_path: Path) -> None:
     import json
 
-    from warehouse import open_warehouse
-    from warehouse.runs import finish_run, record_epoch, record_metrics, start_run
+    from typeprior.warehouse import open_warehouse
+    from typeprior.warehouse.runs import finish_run, record_epoch, record_metrics, start_run
 
     path = tmp_path / "results.duckdb"
     with open_warehouse(path) as wh:
@@ -143,7 +143,7 @@ def test_the_table_reads_each_cells_latest_evaluation(tmp_path: Path) -> None:
 def test_subset_writes_a_cells_dev_sentences_as_a_corpus_file(protocol: dict, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from model.corpus import read_corpus
+    from typeprior.model.corpus import read_corpus
 
     if not table4.data_path(protocol, "conll2003").is_dir():
         pytest.skip("../shared/data is not here (a fresh clone)")

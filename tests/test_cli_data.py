@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from model.corpus import read_corpus
+from typeprior.flows.cli import app
+from typeprior.model.corpus import read_corpus
 
 runner = CliRunner()
 
@@ -93,7 +93,7 @@ def test_missing_input_file(tmp_path):
 
 @pytest.mark.data
 def test_stats_on_real_cadec_in_a_separate_process(shared_data):
-    out = subprocess.run([sys.executable, "-m", "flows.cli", "data", "stats", str(shared_data / "cadec/dev.json")],
+    out = subprocess.run([sys.executable, "-m", "typeprior.flows.cli", "data", "stats", str(shared_data / "cadec/dev.json")],
                          capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
     stats = json.loads(out.stdout)
     assert (stats["sentences"], stats["entities"], stats["discontinuous"]) == (1110, 897, 93)

@@ -12,9 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from flows.cli import app as cli
-from flows.commands.sql import LOCKED_EXIT_CODE
-from flows.commands.warehouse_import import import_corpus
+from typeprior.flows.cli import app as cli
+from typeprior.flows.commands.sql import LOCKED_EXIT_CODE
+from typeprior.flows.commands.warehouse_import import import_corpus
 
 runner = CliRunner()
 data_app = typer.Typer()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from model.corpus import CorpusError, EntityError, TagError, UnknownFormatError, detect_format, read_corpus
-from model.corpus.tagging import decode
+from typeprior.model.corpus import CorpusError, EntityError, TagError, UnknownFormatError, detect_format, read_corpus
+from typeprior.model.corpus.tagging import decode
 
 
 def write(tmp_path: Path, name: str, data: str | bytes) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from model.corpus import FORMATS, Entity, Kind, detect_format, read_corpus
+from typeprior.model.corpus import FORMATS, Entity, Kind, detect_format, read_corpus
 
 CONLL2003 = """-DOCSTART- -X- O O
 
@@ -213,7 +213,7 @@ def test_explicit_format_overrides_detection(tmp_path):
 
 
 def test_detection_reads_only_a_prefix_even_when_it_cuts_a_character(tmp_path, monkeypatch):
-    from model.corpus import formats
+    from typeprior.model.corpus import formats
 
     records = [{"sentence": ["café"] * 3, "ner": [{"index": [0], "type": "X"}]}] * 50
     p = write(tmp_path, "one_line.json", json.dumps(records, ensure_ascii=False))

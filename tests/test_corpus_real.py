@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.corpus import detect_format, read_corpus, write_corpus
+from typeprior.model.corpus import detect_format, read_corpus, write_corpus
 
 pytestmark = pytest.mark.data
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.corpus import (
+from typeprior.model.corpus import (
     WRITABLE_FORMATS,
     Corpus,
     CorpusError,
@@ -18,8 +18,8 @@ from model.corpus import (
     read_corpus,
     write_corpus,
 )
-from model.corpus import tagging
-from model.corpus.writers import WRITERS, levels
+from typeprior.model.corpus import tagging
+from typeprior.model.corpus.writers import WRITERS, levels
 
 FLAT = [
     Sentence(["EU", "rejects", "German", "call"], [Entity.span(0, 1, "ORG"), Entity.span(2, 3, "MISC")], "s1"),

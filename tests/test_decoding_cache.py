@@ -14,12 +14,12 @@ import torch
 from test_model_training import MIXED
 from test_variants import _encoder_inputs, tagger_for
 
-from model.attention import ExtraKV
-from model.batching import encode_sentences
-from model.corpus.document import Sentence
-from model.decoding import beam_decode, greedy_decode
-from model.generator import START
-from model.targets import END
+from typeprior.model.attention import ExtraKV
+from typeprior.model.batching import encode_sentences
+from typeprior.model.corpus.document import Sentence
+from typeprior.model.decoding import beam_decode, greedy_decode
+from typeprior.model.generator import START
+from typeprior.model.targets import END
 
 
 # sentences of very different lengths (budgets of 11 to 36 steps): short ones stop long before the batch does

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fake_mediawiki import FIXTURE_PAGES, FakeMediaWiki, FakeWiki
-from kb.store import KBStore
+from typeprior.kb.store import KBStore
 
 SCHEME = Path(__file__).resolve().parent / "fixtures" / "wiki" / "scheme_fixture.yaml"
 CONFIG = "live:\n  min_interval_s: 0.0\n  retry_wait_s: 0.01\n  max_retries: 3\n  batch_size: 2\n" \
@@ -31,7 +31,7 @@ TABLES = {
 
 
 def build(tmp_path: Path, name: str, server: FakeMediaWiki, extra: str = "") -> dict[str, Any]:
-    from flows.build_type_priors import build_type_priors
+    from typeprior.flows.build_type_priors import build_type_priors
 
     config = tmp_path / f"{name}.yaml"
     config.write_text(CONFIG + extra, encoding="utf-8")

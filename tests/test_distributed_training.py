@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.corpus import Entity, Sentence
-from model.distributed import DataParallel, DistributedSetupError, EpochSampler
-from model.predict import Tagger
-from model.training import TrainingConfig, train
+from typeprior.model.corpus import Entity, Sentence
+from typeprior.model.distributed import DataParallel, DistributedSetupError, EpochSampler
+from typeprior.model.predict import Tagger
+from typeprior.model.training import TrainingConfig, train
 
 S, E = Sentence, Entity
 # Every sentence has five words and one one-word entity, so every target has the same length: the per-token mean
@@ -52,7 +52,7 @@ SCRIPT = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_distributed_training import CORPUS, MODEL, training
-from model.training import train
+from typeprior.model.training import train
 train(CORPUS, None, "tiny-random", sys.argv[1], training(), resume=False, **MODEL)
 """
 

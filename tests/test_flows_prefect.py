@@ -14,8 +14,8 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
-from flows.cli import app
-from warehouse import open_warehouse
+from typeprior.flows.cli import app
+from typeprior.warehouse import open_warehouse
 
 SENTENCES = [
     (["Marie", "Curie", "visited", "Paris", "."], [([0, 1], "PER"), ([3], "LOC")]),
@@ -41,7 +41,7 @@ def write_jsonl(path: Path, sentences: list) -> Path:
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from kb.sources.snapshot import snapshot_file
+    from typeprior.kb.sources.snapshot import snapshot_file
 
     root = tmp_path_factory.mktemp("flows")
     pages = json.loads(snapshot_file().read_text(encoding="utf-8"))
@@ -53,7 +53,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def built_warehouse(files: dict[str, Path]) -> Path:
     """A warehouse holding one finished priors build of the demo scheme (for rp-eta and full)."""
-    from kb.build import plan_build, run_build
+    from typeprior.kb.build import plan_build, run_build
 
     path = files["root"] / "grid.duckdb"
     run_build(path, plan_build("demo", [f"snapshot:{files['snapshot']}"]), progress=False)
@@ -106,7 +106,7 @@ def test_pipeline_command_runs_the_whole_path(files: dict[str, Path]) -> None:
 
 
 def test_ablation_is_one_table(files: dict[str, Path], built_warehouse: Path) -> None:
-    from flows.ablation import ablation_flow
+    from typeprior.flows.ablation import ablation_flow
 
     result = ablation_flow(corpus="tiny", train_file=str(files["train"]), dev_file=str(files["dev"]),
                            test_file=str(files["test"]), seeds=[3], scheme="demo", backbone="tiny-random", epochs=1,
@@ -128,7 +128,7 @@ def test_ablation_is_one_table(files: dict[str, Path], built_warehouse: Path) ->
 
 
 def test_weight_sweep_plots_f1_against_w(files: dict[str, Path], built_warehouse: Path) -> None:
-    from flows.weight_sweep import weight_sweep_flow
+    from typeprior.flows.weight_sweep import weight_sweep_flow
 
     result = weight_sweep_flow(corpus="tiny", train_file=str(files["train"]), dev_file=str(files["dev"]),
                                weights=[0.2, 0.8], scheme="demo", backbone="tiny-random", epochs=1, batch_size=2,
@@ -147,7 +147,7 @@ def test_weight_sweep_plots_f1_against_w(files: dict[str, Path], built_warehouse
 
 def test_readme_queries_run_on_a_filled_warehouse(built_warehouse: Path) -> None:
     """Every SQL statement in README.md runs on the warehouse the ablation and sweep filled."""
-    from warehouse.sql import run_readonly
+    from typeprior.warehouse.sql import run_readonly
 
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```sql\n(.*?)```", text, re.DOTALL)

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from flows.config import FlowConfigError, load_deployments
-from flows.evaluation import evaluate_run
-from flows.inputs import resolve_corpus, resolve_priors
-from flows.training import TrainSpec, train_run
-from model.corpus import CorpusError
-from model.metrics import error_breakdown
-from warehouse import open_warehouse
-from warehouse.corpora import load_corpus
-from warehouse.errors import WarehouseLockedError
+from typeprior.flows.config import FlowConfigError, load_deployments
+from typeprior.flows.evaluation import evaluate_run
+from typeprior.flows.inputs import resolve_corpus, resolve_priors
+from typeprior.flows.training import TrainSpec, train_run
+from typeprior.model.corpus import CorpusError
+from typeprior.model.metrics import error_breakdown
+from typeprior.warehouse import open_warehouse
+from typeprior.warehouse.corpora import load_corpus
+from typeprior.warehouse.errors import WarehouseLockedError
 
 SENTENCES = [
     (["Marie", "Curie", "visited", "Paris", "."], [([0, 1], "PER"), ([3], "LOC")]),
@@ -78,7 +78,7 @@ def test_train_and_evaluate_record_everything(tmp_path: Path, warehouse_path: Pa
     predicted = [[(tuple(e["indices"]), e["type"]) for e in row["pred"]] for row in stored]
     assert len(predicted) == len(gold)
     assert errors == evaluated.errors
-    from model.corpus import Entity
+    from typeprior.model.corpus import Entity
 
     assert error_breakdown(gold, [[Entity(i, t) for i, t in p] for p in predicted]) == evaluated.errors
     assert [s.tokens for s in imported] == [t for t, _ in SENTENCES]
@@ -113,10 +113,10 @@ def test_interrupted_training_resumes_its_run(tmp_path: Path, warehouse_path: Pa
 
 
 def test_rebuild_decision_compares_content_hashes(tmp_path: Path, warehouse_path: Path) -> None:
-    from kb.build import plan_build, run_build
-    from kb.sources.snapshot import snapshot_file
+    from typeprior.kb.build import plan_build, run_build
+    from typeprior.kb.sources.snapshot import snapshot_file
 
-    from flows.rebuild_priors import compare_with_previous
+    from typeprior.flows.rebuild_priors import compare_with_previous
 
     pages = json.loads(snapshot_file().read_text(encoding="utf-8"))
     snap = tmp_path / "snap.json"
@@ -196,7 +196,7 @@ def test_configuration_errors_name_the_place(tmp_path: Path, warehouse_path: Pat
 
 
 def test_train_recorded_is_one_call_for_the_cli(tmp_path: Path, warehouse_path: Path, corpus_files) -> None:
-    from flows.training import train_recorded
+    from typeprior.flows.training import train_recorded
 
     train, dev = corpus_files
     first = train_recorded(warehouse_path, "tiny", tmp_path / "out", train_file=train, dev_file=dev,
@@ -213,7 +213,7 @@ def test_train_recorded_is_one_call_for_the_cli(tmp_path: Path, warehouse_path: 
 
 
 def test_model_setting_overrides_reach_the_saved_model(tmp_path: Path, warehouse_path: Path, corpus_files) -> None:
-    from model.config import TypePriorConfig
+    from typeprior.model.config import TypePriorConfig
 
     data = resolve_corpus(warehouse_path, "tiny", *corpus_files)
     trained = train_run(warehouse_path, spec(tmp_path / "m", variant="rp-tra", epochs=1,

@@ -20,8 +20,8 @@ import httpx
 import pytest
 import yaml
 
-from kb.sources.snapshot import snapshot_file
-from warehouse import open_warehouse
+from typeprior.kb.sources.snapshot import snapshot_file
+from typeprior.warehouse import open_warehouse
 
 BIN = Path(sys.executable).parent
 PAGES = ["Paris", "Kenya", "Oslo", "Peru", "Marie Curie", "Alan Turing", "Ada Lovelace", "UNESCO",

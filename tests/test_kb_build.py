@@ -9,13 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from fake_mediawiki import FIXTURE_PAGES, FakePage, FakeWiki, write_xml_export
-from flows.cli import app
-from kb.build import plan_build, run_build
-from kb.embeddings import Encoder, default_model_path
-from kb.errors import BuildNotFoundError, EmbeddingDimensionError, MissingTypesError
-from kb.priors import load_type_priors
-from kb.store import KBStore
-from warehouse import open_warehouse
+from typeprior.flows.cli import app
+from typeprior.kb.build import plan_build, run_build
+from typeprior.kb.embeddings import Encoder, default_model_path
+from typeprior.kb.errors import BuildNotFoundError, EmbeddingDimensionError, MissingTypesError
+from typeprior.kb.priors import load_type_priors
+from typeprior.kb.store import KBStore
+from typeprior.warehouse import open_warehouse
 
 SCHEME = Path(__file__).resolve().parent / "fixtures" / "wiki" / "scheme_fixture.yaml"
 
@@ -64,8 +64,8 @@ def test_a_build_weighs_embeds_and_aggregates(dump: Path, warehouse_path: Path, 
 
 
 def test_theta_recomputes_read_only_through_typeprior_sql(dump: Path, warehouse_path: Path, encoder: Encoder) -> None:
-    from kb.store import sql_file
-    from warehouse.sql import run_readonly
+    from typeprior.kb.store import sql_file
+    from typeprior.warehouse.sql import run_readonly
 
     result = run_build(warehouse_path, plan_build(str(SCHEME), [f"dump:{dump}"]), encoder, progress=False)
     columns, rows = run_readonly(warehouse_path, sql_file("theta.sql"))
@@ -130,7 +130,7 @@ def test_a_failed_build_is_marked_failed(tmp_path: Path, warehouse_path: Path, e
 def test_an_encoder_of_another_width_is_refused(warehouse_path: Path, encoder: Encoder) -> None:
     narrow = Encoder(encoder.model, "narrow@test")
     narrow.model = type("Narrow", (), {"get_sentence_embedding_dimension": lambda self: 128})()
-    from kb.embeddings import embed_names
+    from typeprior.kb.embeddings import embed_names
 
     with KBStore.open(warehouse_path) as store, pytest.raises(EmbeddingDimensionError, match="FLOAT\\[384\\]"):
         embed_names(store, narrow, ["Paris"], progress=False)
@@ -164,7 +164,7 @@ def test_a_type_without_entities_gets_the_empty_sum(tmp_path: Path, dump: Path, 
     assert priors.n_entities["DNA"] == 0 and priors.n_entities["PER"] > 0
     assert not priors.vector("DNA").any() and priors.vector("PER").any()
     assert priors.empty_types == ["DNA"]
-    from flows.inputs import resolve_priors
+    from typeprior.flows.inputs import resolve_priors
 
     chosen = resolve_priors(warehouse_path, "full", "genia", ["DNA", "PER"], result.build_id, "with_dna")
     assert chosen.summary()["empty_types"] == ["DNA"]  # what a training run records of its priors

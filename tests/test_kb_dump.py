@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from fake_mediawiki import FIXTURE_PAGES, FakeWiki, write_xml_export
-from kb.entities import extract_entities
-from kb.errors import DumpFormatError, SourceError
-from kb.harvest import harvest
-from kb.schemes import load_scheme
-from kb.settings import load_settings
-from kb.sources import DumpSource, RawPage, SkippedPage
-from kb.store import KBStore
+from typeprior.kb.entities import extract_entities
+from typeprior.kb.errors import DumpFormatError, SourceError
+from typeprior.kb.harvest import harvest
+from typeprior.kb.schemes import load_scheme
+from typeprior.kb.settings import load_settings
+from typeprior.kb.sources import DumpSource, RawPage, SkippedPage
+from typeprior.kb.store import KBStore
 
 SCHEME = Path(__file__).resolve().parent / "fixtures" / "wiki" / "scheme_fixture.yaml"
 

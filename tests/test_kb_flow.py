@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fake_mediawiki import FIXTURE_PAGES, FakeMediaWiki, FakeWiki
-from kb.priors import load_type_priors
+from typeprior.kb.priors import load_type_priors
 
 SCHEME = Path(__file__).resolve().parent / "fixtures" / "wiki" / "scheme_fixture.yaml"
 
@@ -12,7 +12,7 @@ SCHEME = Path(__file__).resolve().parent / "fixtures" / "wiki" / "scheme_fixture
 def test_the_flow_harvests_each_type_and_builds_priors(tmp_path: Path, warehouse_path: Path) -> None:
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.build_type_priors import build_type_priors
+    from typeprior.flows.build_type_priors import build_type_priors
 
     config = tmp_path / "kb.yaml"
     config.write_text("live:\n  min_interval_s: 0.0\n  retry_wait_s: 0.01\n  max_retries: 3\n"
@@ -35,9 +35,9 @@ def test_the_flow_stops_on_an_exhausted_budget_and_a_rerun_resumes(tmp_path: Pat
     import pytest
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.build_type_priors import build_type_priors
-    from kb.errors import SourceUnavailableError
-    from kb.store import KBStore
+    from typeprior.flows.build_type_priors import build_type_priors
+    from typeprior.kb.errors import SourceUnavailableError
+    from typeprior.kb.store import KBStore
 
     config = tmp_path / "kb.yaml"
     config.write_text("live:\n  min_interval_s: 0.0\n  retry_wait_s: 0.01\n  max_retries: 1\n  batch_size: 1\n"

@@ -8,11 +8,11 @@ import pytest
 from wikipediaapi.exceptions import WikiHttpError
 
 from fake_mediawiki import FIXTURE_PAGES, FakeMediaWiki, FakeWiki
-from kb.errors import SourceUnavailableError
-from kb.harvest import harvest
-from kb.schemes import load_scheme
-from kb.sources import LiveSource, MediaWikiApiError, MediaWikiClient, RawPage, SkippedPage
-from kb.store import KBStore
+from typeprior.kb.errors import SourceUnavailableError
+from typeprior.kb.harvest import harvest
+from typeprior.kb.schemes import load_scheme
+from typeprior.kb.sources import LiveSource, MediaWikiApiError, MediaWikiClient, RawPage, SkippedPage
+from typeprior.kb.store import KBStore
 
 SCHEME = Path(__file__).resolve().parent / "fixtures" / "wiki" / "scheme_fixture.yaml"
 AGENT = "typeprior-tests/0.1 (tests@example.org)"
@@ -168,11 +168,11 @@ def test_real_pages_come_through_the_live_source(shared_data: Path) -> None:
 
 _HARVEST_SCRIPT = """
 import sys
-from kb.errors import SourceUnavailableError
-from kb.harvest import harvest
-from kb.schemes import load_scheme
-from kb.sources import LiveSource, MediaWikiClient
-from kb.store import KBStore
+from typeprior.kb.errors import SourceUnavailableError
+from typeprior.kb.harvest import harvest
+from typeprior.kb.schemes import load_scheme
+from typeprior.kb.sources import LiveSource, MediaWikiClient
+from typeprior.kb.store import KBStore
 client = MediaWikiClient(sys.argv[1], "typeprior-tests/0.1 (tests@example.org)", min_interval_s=0.0, timeout_s=60)
 with KBStore.open(sys.argv[2]) as store:
     harvest(store, LiveSource(client, batch_size=1), load_scheme(sys.argv[3]), "PER", progress=False)

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.errors import SchemeError
-from kb.schemes import SCHEMES_ENV, available_schemes, load_scheme
+from typeprior.kb.errors import SchemeError
+from typeprior.kb.schemes import SCHEMES_ENV, available_schemes, load_scheme
 
 FIXTURE_SCHEME = Path(__file__).resolve().parent / "fixtures" / "wiki" / "scheme_fixture.yaml"
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from kb.entities import count_mentions, extract_entities
-from kb.harvest import harvest
-from kb.schemes import load_scheme
-from kb.settings import load_settings
-from kb.sources import RawPage, SkippedPage, SnapshotSource
-from kb.store import KBStore
+from typeprior.kb.entities import count_mentions, extract_entities
+from typeprior.kb.harvest import harvest
+from typeprior.kb.schemes import load_scheme
+from typeprior.kb.settings import load_settings
+from typeprior.kb.sources import RawPage, SkippedPage, SnapshotSource
+from typeprior.kb.store import KBStore
 
 
 def test_the_snapshot_is_found_without_importing_its_package() -> None:
@@ -73,7 +73,7 @@ def test_typing_the_whole_snapshot(warehouse_path: Path) -> None:
 
 @pytest.mark.parametrize("bad", ["[1, 2]", "{not json"])
 def test_an_unreadable_snapshot_is_a_typed_error(tmp_path: Path, bad: str) -> None:
-    from kb.errors import SourceError
+    from typeprior.kb.errors import SourceError
 
     path = tmp_path / "s.json"
     path.write_text(bad, encoding="utf-8")

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.classify import Evidence, classify, description_head, is_common_noun
-from kb.schemes import load_scheme
-from kb.wikitext import entity_name, normalize_title, parse_wikitext
+from typeprior.kb.classify import Evidence, classify, description_head, is_common_noun
+from typeprior.kb.schemes import load_scheme
+from typeprior.kb.wikitext import entity_name, normalize_title, parse_wikitext
 
 PAGES = Path(__file__).resolve().parent / "fixtures" / "wiki" / "pages"
 

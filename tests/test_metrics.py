@@ -6,9 +6,9 @@ import random
 import pytest
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
-from model.corpus import Entity, Sentence, read_corpus
-from model.corpus.tagging import decode, encode
-from model.metrics import ERROR_CLASSES, error_breakdown, score
+from typeprior.model.corpus import Entity, Sentence, read_corpus
+from typeprior.model.corpus.tagging import decode, encode
+from typeprior.model.metrics import ERROR_CLASSES, error_breakdown, score
 
 E = Entity
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.batching import encode_sentences
-from model.corpus import Entity, Sentence
-from model.decoding import DecodeState, allowed_mask, beam_decode, greedy_decode
-from model.generator import PAD, START, PointerNER
-from model.predict import Tagger
-from model.targets import END, delinearize
+from typeprior.model.batching import encode_sentences
+from typeprior.model.corpus import Entity, Sentence
+from typeprior.model.decoding import DecodeState, allowed_mask, beam_decode, greedy_decode
+from typeprior.model.generator import PAD, START, PointerNER
+from typeprior.model.predict import Tagger
+from typeprior.model.targets import END, delinearize
 
 TYPES = ["LOC", "PER", "ADR"]
 SENTS = [
@@ -124,7 +124,7 @@ def test_the_entity_structure_limits_pointers(tagger: Tagger, structure: str) ->
 
 @pytest.mark.parametrize("structure", ["nested", "flat"])
 def test_decoding_keeps_to_the_entity_structure(tagger: Tagger, structure: str) -> None:
-    from model.corpus.document import Kind, kind_within
+    from typeprior.model.corpus.document import Kind, kind_within
 
     b = _batch(tagger, SENTS)
     w = b.words

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from model.backbone import load_tokenizer, minilm_path
-from model.corpus import Entity, Sentence
-from model.targets import END, TargetError, TargetVocab, delinearize, linearize
-from model.tokenization import SHAPE_DIGIT, SHAPE_LOWER, SHAPE_MIXED, SHAPE_OTHER, SHAPE_TITLE, SHAPE_UPPER, WordEncoder, split_words, word_shape
+from typeprior.model.backbone import load_tokenizer, minilm_path
+from typeprior.model.corpus import Entity, Sentence
+from typeprior.model.targets import END, TargetError, TargetVocab, delinearize, linearize
+from typeprior.model.tokenization import SHAPE_DIGIT, SHAPE_LOWER, SHAPE_MIXED, SHAPE_OTHER, SHAPE_TITLE, SHAPE_UPPER, WordEncoder, split_words, word_shape
 
 VOCAB = TargetVocab(("LOC", "PER", "ADR"))
 

@@ -12,12 +12,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from flows.cli import app
-from model.corpus import Entity, Sentence
-from model.metrics import score
-from model.persistence import ModelFolderError, load
-from model.predict import Tagger
-from model.training import Trainer, TrainingConfig, TrainingError, train
+from typeprior.flows.cli import app
+from typeprior.model.corpus import Entity, Sentence
+from typeprior.model.metrics import score
+from typeprior.model.persistence import ModelFolderError, load
+from typeprior.model.predict import Tagger
+from typeprior.model.training import Trainer, TrainingConfig, TrainingError, train
 
 S, E = Sentence, Entity
 
@@ -193,7 +193,7 @@ def test_type_priors_travel_with_the_model_folder(tmp_path: Path) -> None:
 
 
 def test_variants_pick_their_model_class(caplog) -> None:
-    from model.generator import PointerNER, model_class
+    from typeprior.model.generator import PointerNER, model_class
 
     assert model_class("baseline") is PointerNER
     with caplog.at_level("WARNING"):
@@ -204,7 +204,7 @@ def test_variants_pick_their_model_class(caplog) -> None:
 
 
 def test_training_records_the_entity_structure_that_decoding_keeps_to(tmp_path: Path) -> None:
-    from model.corpus.document import entity_structure
+    from typeprior.model.corpus.document import entity_structure
 
     flat = [s for s in MIXED if s.is_flat]
     nested = flat + MIXED[2:4]
@@ -227,7 +227,7 @@ def test_training_records_the_entity_structure_that_decoding_keeps_to(tmp_path: 
     recorded = runner.invoke(app, [*base, "--entity-structure", "nested", "--corpus", "demo", "--warehouse",
                                    str(warehouse)])
     assert recorded.exit_code == 0, recorded.output
-    from warehouse import open_warehouse
+    from typeprior.warehouse import open_warehouse
 
     with open_warehouse(warehouse, read_only=True) as wh:
         config = json.loads(wh.query("SELECT config FROM runs WHERE kind = 'evaluate'")[0]["config"])

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from model.persistence import build_model
-from model.training import TrainingConfig, parameter_groups
+from typeprior.model.persistence import build_model
+from typeprior.model.training import TrainingConfig, parameter_groups
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from model.corpus.document import Entity, Sentence
-from model.relation import (
+from typeprior.model.corpus.document import Entity, Sentence
+from typeprior.model.relation import (
     BEGIN_END,
     IGNORE_INDEX,
     INSIDE,

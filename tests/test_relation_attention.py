@@ -5,9 +5,9 @@ import pytest
 import torch
 from transformers import BartConfig, BartModel
 
-from model.attention import AttentionExtras, attention_extras, install_extended_attention
-from model.relation import RelationGrid
-from model.relation_attention import RelationAttention, distance_buckets
+from typeprior.model.attention import AttentionExtras, attention_extras, install_extended_attention
+from typeprior.model.relation import RelationGrid
+from typeprior.model.relation_attention import RelationAttention, distance_buckets
 
 D_MODEL, HEADS, LAYERS = 16, 2, 2
 

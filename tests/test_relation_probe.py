@@ -9,10 +9,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from model.corpus import Entity, Sentence
-from model.extended import relation_targets
-from model.predict import Tagger
-from model.relation import BEGIN_END, INSIDE, NONE
+from typeprior.model.corpus import Entity, Sentence
+from typeprior.model.extended import relation_targets
+from typeprior.model.predict import Tagger
+from typeprior.model.relation import BEGIN_END, INSIDE, NONE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import relation_probe  # noqa: E402

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.corpus import CorpusError, read_corpus, write_corpus
+from typeprior.model.corpus import CorpusError, read_corpus, write_corpus
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "reliability"
 # fixture file -> (format, reader options)
@@ -488,8 +488,8 @@ def test_mutated_whole_real_files(shared_data: Path, tmp_path: Path, rel: str, f
 @pytest.mark.parametrize("damage", ["drop_sentence", "drop_entity", "drop_token"])
 def test_the_oracle_catches_a_reader_that_shortens_the_corpus(tmp_path: Path, monkeypatch, damage: str) -> None:
     """The harness itself can fail: a reader that loses a sentence, an entity or a token is caught."""
-    from model.corpus import readers
-    from model.corpus.document import Sentence
+    from typeprior.model.corpus import readers
+    from typeprior.model.corpus.document import Sentence
 
     honest = readers.READERS["w2ner"]
 
@@ -575,8 +575,8 @@ def test_an_escaped_surrogate_pair_is_one_character(tmp_path: Path) -> None:
 
 def test_whatever_is_read_is_stored_and_loaded_unchanged(tmp_path: Path) -> None:
     """Parsed mutants (NUL bytes, odd spaces, unusual tags and all) go through the warehouse and come back equal."""
-    from warehouse import open_warehouse
-    from warehouse.corpora import import_corpus, load_corpus
+    from typeprior.warehouse import open_warehouse
+    from typeprior.warehouse.corpora import import_corpus, load_corpus
 
     parsed = []
     for seed, (name, raw, fmt, opts) in enumerate(_fixture_cases()):

@@ -19,9 +19,9 @@ import pytest
 import torch
 
 from fake_mediawiki import FakeMediaWiki
-from model.corpus import Entity, Sentence
-from model.persistence import check_folder, load
-from model.training import TrainingConfig, train
+from typeprior.model.corpus import Entity, Sentence
+from typeprior.model.persistence import check_folder, load
+from typeprior.model.training import TrainingConfig, train
 from test_reliability_wiki import SCHEME, contents, fixture_wiki, harvest_all
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,12 +30,12 @@ KILL_ENV = "TYPEPRIOR_TEST_KILL_AT"
 HARVESTER = r"""
 import os, signal, sys
 sys.path.insert(0, os.environ["TYPEPRIOR_ROOT"])
-from kb.entities import extract_entities
-from kb.harvest import harvest
-from kb.schemes import load_scheme
-from kb.settings import load_settings
-from kb.sources import LiveSource, MediaWikiClient
-from kb.store import KBStore
+from typeprior.kb.entities import extract_entities
+from typeprior.kb.harvest import harvest
+from typeprior.kb.schemes import load_scheme
+from typeprior.kb.settings import load_settings
+from typeprior.kb.sources import LiveSource, MediaWikiClient
+from typeprior.kb.store import KBStore
 
 path, url, scheme_path = sys.argv[1:4]
 kill_at = os.environ.get("TYPEPRIOR_TEST_KILL_AT", "")
@@ -129,9 +129,9 @@ import json, os, signal, sys
 sys.path.insert(0, os.environ["TYPEPRIOR_ROOT"])
 import torch
 torch.set_num_threads(1)
-from model import persistence
-from model.corpus import Entity, Sentence
-from model.training import Trainer, TrainingConfig, train
+from typeprior.model import persistence
+from typeprior.model.corpus import Entity, Sentence
+from typeprior.model.training import Trainer, TrainingConfig, train
 
 out, data_file, config_json = sys.argv[1:4]
 kill_at = os.environ.get("TYPEPRIOR_TEST_KILL_AT", "")

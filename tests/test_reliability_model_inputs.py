@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from model.persistence import ModelFolderError, atomic_dir, check_folder
-from model.predict import Tagger
+from typeprior.model.persistence import ModelFolderError, atomic_dir, check_folder
+from typeprior.model.predict import Tagger
 
 TYPES = ["LOC", "PER"]
 LONG_WORDS = 5000
@@ -194,7 +194,7 @@ LONG_SENTENCE_CHILD = r"""
 import json, logging, os, resource, sys, time
 sys.path.insert(0, os.environ["TYPEPRIOR_ROOT"])
 torch.set_num_threads(1)
-from model.predict import Tagger
+from typeprior.model.predict import Tagger
 messages = []
 class Keep(logging.Handler):
     def emit(self, record):

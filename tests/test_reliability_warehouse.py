@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app as cli
-from model.corpus import Corpus, Entity, Sentence
-from warehouse import InvalidQueryError, WarehouseError, WriteRefused, open_warehouse
-from warehouse.corpora import import_corpus, list_splits, load_corpus
-from warehouse.sql import run_readonly
+from typeprior.flows.cli import app as cli
+from typeprior.model.corpus import Corpus, Entity, Sentence
+from typeprior.warehouse import InvalidQueryError, WarehouseError, WriteRefused, open_warehouse
+from typeprior.warehouse.corpora import import_corpus, list_splits, load_corpus
+from typeprior.warehouse.sql import run_readonly
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKED_EXIT = 3
@@ -31,9 +31,9 @@ KILLED_IMPORT = 80_000  # sentences: long enough that every kill delay lands ins
 WRITER = r"""
 import os, sys, time
 sys.path.insert(0, os.environ["TYPEPRIOR_ROOT"])
-from model.corpus import Corpus, Entity, Sentence
-from warehouse import WarehouseLockedError, open_warehouse
-from warehouse.corpora import import_corpus
+from typeprior.model.corpus import Corpus, Entity, Sentence
+from typeprior.warehouse import WarehouseLockedError, open_warehouse
+from typeprior.warehouse.corpora import import_corpus
 
 path, split, version, n, timeout, hold = sys.argv[1:7]
 def corpus():

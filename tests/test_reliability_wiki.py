@@ -15,13 +15,13 @@ from typing import Any, Callable
 import pytest
 
 from fake_mediawiki import FAULT_KINDS, FIXTURE_PAGES, FakeMediaWiki, FakePage, FakeWiki
-from kb.entities import extract_entities
-from kb.errors import KBError
-from kb.harvest import HarvestReport, harvest
-from kb.schemes import load_scheme
-from kb.settings import load_settings
-from kb.sources import LiveSource, MediaWikiClient
-from kb.store import KBStore
+from typeprior.kb.entities import extract_entities
+from typeprior.kb.errors import KBError
+from typeprior.kb.harvest import HarvestReport, harvest
+from typeprior.kb.schemes import load_scheme
+from typeprior.kb.settings import load_settings
+from typeprior.kb.sources import LiveSource, MediaWikiClient
+from typeprior.kb.store import KBStore
 
 SCHEME = Path(__file__).resolve().parent / "fixtures" / "wiki" / "scheme_fixture.yaml"
 AGENT = "typeprior-reliability/0.1 (tests@example.org)"
@@ -211,7 +211,7 @@ def test_kb_build_reports_an_exhausted_budget_as_an_error_line(tmp_path: Path, w
     marked done over a partial harvest."""
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from typeprior.flows.cli import app
 
     config = tmp_path / "kb.yaml"
     config.write_text("live:\n  min_interval_s: 0.0\n  max_retries: 2\n  retry_wait_s: 0.01\n  max_wait_s: 0.05\n"

@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import BartConfig, BartModel
 
-from model.attention import DECODER_CROSS, DECODER_SELF, ENCODER_SELF, attention_extras, install_extended_attention
-from model.type_attention import TypePrefix, TypePriorError, TypePriors
+from typeprior.model.attention import DECODER_CROSS, DECODER_SELF, ENCODER_SELF, attention_extras, install_extended_attention
+from typeprior.model.type_attention import TypePrefix, TypePriorError, TypePriors
 
 D_MODEL, HEADS, ENC, DEC, TYPES, PRIOR = 16, 2, 1, 2, 3, 384
 
@@ -103,8 +103,8 @@ def test_type_attention_in_bart_reaches_every_parameter_and_ignores_padding() ->
 
 def test_prior_type_embeddings_start_as_the_name_table_and_learn_the_projection() -> None:
     """Names + zero-started projection of E_T: the baseline's types at step 0, and the projection gets gradients."""
-    from model.generator import TypeEmbeddings
-    from model.type_attention import PriorTypeEmbeddings
+    from typeprior.model.generator import TypeEmbeddings
+    from typeprior.model.type_attention import PriorTypeEmbeddings
 
     torch.manual_seed(0)
     names = TypeEmbeddings(3, 16)

@@ -6,15 +6,15 @@ import torch
 
 from test_model_training import MIXED, ModelRoundTrip, fast_training
 
-from model.attention import AttentionExtras
-from model.batching import encode_sentences
-from model.config import TypePriorConfig
-from model.decoding import beam_decode, greedy_decode
-from model.extended import ATTENTION_EXTRAS, ExtendedPointerNER
-from model.generator import PAD, START, PointerNER
-from model.predict import Tagger
-from model.targets import END
-from model.training import train
+from typeprior.model.attention import AttentionExtras
+from typeprior.model.batching import encode_sentences
+from typeprior.model.config import TypePriorConfig
+from typeprior.model.decoding import beam_decode, greedy_decode
+from typeprior.model.extended import ATTENTION_EXTRAS, ExtendedPointerNER
+from typeprior.model.generator import PAD, START, PointerNER
+from typeprior.model.predict import Tagger
+from typeprior.model.targets import END
+from typeprior.model.training import train
 
 TYPES = sorted({e.type for s in MIXED for e in s.entities})
 VARIANTS = ["baseline", "rp-tra", "rp-eta", "full"]

@@ -8,10 +8,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from flows.cli import app
-from kb.priors import load_type_priors
-from model.predict import Tagger
-from warehouse import open_warehouse
+from typeprior.flows.cli import app
+from typeprior.kb.priors import load_type_priors
+from typeprior.model.predict import Tagger
+from typeprior.warehouse import open_warehouse
 
 SENTENCES = [
     (["Marie", "Curie", "visited", "Paris", "."], [([0, 1], "PER"), ([3], "LOC")]),
@@ -34,8 +34,8 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def build(tmp_path: Path, warehouse_path: Path) -> int:
     """A real demo-scheme build over four snapshot pages (MiniLM embeddings, θ, E_t)."""
-    from kb.build import plan_build, run_build
-    from kb.sources.snapshot import snapshot_file
+    from typeprior.kb.build import plan_build, run_build
+    from typeprior.kb.sources.snapshot import snapshot_file
 
     pages = json.loads(snapshot_file().read_text(encoding="utf-8"))
     snap = tmp_path / "snap.json"

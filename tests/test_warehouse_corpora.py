@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.corpus import Corpus, CorpusError, Entity, Sentence
-from warehouse import SplitNotFoundError, WarehouseError, WarehouseNotFoundError, open_warehouse
-from warehouse.corpora import import_corpus, list_splits, load_corpus
+from typeprior.model.corpus import Corpus, CorpusError, Entity, Sentence
+from typeprior.warehouse import SplitNotFoundError, WarehouseError, WarehouseNotFoundError, open_warehouse
+from typeprior.warehouse.corpora import import_corpus, list_splits, load_corpus
 
 
 def mixed_corpus() -> Corpus:
@@ -136,9 +136,9 @@ def test_real_cadec_round_trip(shared_data: Path, warehouse_path: Path) -> None:
 
 CRASHING_IMPORT = """
 import os, signal, sys
-from model.corpus import Entity, Sentence
-from warehouse import open_warehouse
-from warehouse.corpora import import_corpus
+from typeprior.model.corpus import Entity, Sentence
+from typeprior.warehouse import open_warehouse
+from typeprior.warehouse.corpora import import_corpus
 
 def sentences():
     for i in range(50):

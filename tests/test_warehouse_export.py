@@ -6,10 +6,10 @@ from pathlib import Path
 import duckdb
 from typer.testing import CliRunner
 
-from flows.cli import app
-from model.corpus import Corpus, Entity, Sentence
-from warehouse import open_warehouse
-from warehouse.corpora import import_corpus
+from typeprior.flows.cli import app
+from typeprior.model.corpus import Corpus, Entity, Sentence
+from typeprior.warehouse import open_warehouse
+from typeprior.warehouse.corpora import import_corpus
 
 
 def _filled(path: Path) -> None:

@@ -9,9 +9,9 @@ from typing import Iterator
 
 import pytest
 
-from model.corpus import Corpus, Entity, Sentence
-from warehouse import WarehouseLockedError, open_warehouse
-from warehouse.corpora import import_corpus, load_corpus
+from typeprior.model.corpus import Corpus, Entity, Sentence
+from typeprior.warehouse import WarehouseLockedError, open_warehouse
+from typeprior.warehouse.corpora import import_corpus, load_corpus
 
 HOLDER = (
     "import sys, time, duckdb\n"

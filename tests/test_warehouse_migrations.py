@@ -6,8 +6,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse import MigrationError, open_warehouse
-from warehouse.migrations import SCHEMA_DIR, applied_versions, discover, migrate
+from typeprior.warehouse import MigrationError, open_warehouse
+from typeprior.warehouse.migrations import SCHEMA_DIR, applied_versions, discover, migrate
 
 
 def test_fresh_file_gets_every_packaged_migration(warehouse_path: Path) -> None:

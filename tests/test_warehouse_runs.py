@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.corpus import Entity, Sentence
-from model.metrics import ERROR_CLASSES, error_breakdown
-from warehouse import RunNotFoundError, WarehouseError, open_warehouse
-from warehouse.outcomes import Status, classify
-from warehouse.runs import (
+from typeprior.model.corpus import Entity, Sentence
+from typeprior.model.metrics import ERROR_CLASSES, error_breakdown
+from typeprior.warehouse import RunNotFoundError, WarehouseError, open_warehouse
+from typeprior.warehouse.outcomes import Status, classify
+from typeprior.warehouse.runs import (
     finish_run,
     get_run,
     record_epoch,

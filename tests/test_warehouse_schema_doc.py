@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from model.corpus import Corpus, Entity, Sentence
-from warehouse import open_warehouse
-from warehouse.corpora import import_corpus
-from warehouse.runs import finish_run, record_epoch, record_metrics, record_predictions, start_run
-from warehouse.sql import run_readonly
+from typeprior.model.corpus import Corpus, Entity, Sentence
+from typeprior.warehouse import open_warehouse
+from typeprior.warehouse.corpora import import_corpus
+from typeprior.warehouse.runs import finish_run, record_epoch, record_metrics, record_predictions, start_run
+from typeprior.warehouse.sql import run_readonly
 
 SCHEMA_DOC = Path(__file__).resolve().parent.parent / "warehouse" / "SCHEMA.md"
 QUERIES = re.findall(r"```sql\n(.*?)```", SCHEMA_DOC.read_text(encoding="utf-8"), re.DOTALL)

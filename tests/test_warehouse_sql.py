@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from model.corpus import Corpus, Entity, Sentence
-from warehouse import InvalidQueryError, WarehouseNotFoundError, WriteRefused, open_warehouse
-from warehouse.corpora import import_corpus
-from warehouse.sql import check_read_only, run_readonly
+from typeprior.model.corpus import Corpus, Entity, Sentence
+from typeprior.warehouse import InvalidQueryError, WarehouseNotFoundError, WriteRefused, open_warehouse
+from typeprior.warehouse.corpora import import_corpus
+from typeprior.warehouse.sql import check_read_only, run_readonly
 
 WRITES = [
     "INSERT INTO corpora VALUES ('x', now())",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import Iterable, Iterator
 
-from model.corpus import Corpus, Entity, Sentence
+from typeprior.model.corpus import Corpus, Entity, Sentence
 
 from .connection import Warehouse
 from .errors import SplitNotFoundError, WarehouseError

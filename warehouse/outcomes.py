@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Iterable
 
-from model.corpus import Entity, Kind, Sentence, kind_within
+from typeprior.model.corpus import Entity, Kind, Sentence, kind_within
 
 
 class Status(str, Enum):

@@ -5,7 +5,7 @@ import json
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
-from model.corpus import Entity, Sentence
+from typeprior.model.corpus import Entity, Sentence
 
 from .connection import Warehouse
 from .errors import RunNotFoundError, WarehouseError

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from model.corpus import FORMATS, WRITABLE_FORMATS, CorpusError, read_corpus, write_corpus
+from typeprior.model.corpus import FORMATS, WRITABLE_FORMATS, CorpusError, read_corpus, write_corpus
 
 app = typer.Typer(no_args_is_help=True)
 

@@ -30,16 +30,16 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Harvest, type, weigh and embed entities per type; print the new build id."""
-    from kb.build import plan_build, run_build
-    from kb.errors import KBError
-    from kb.settings import load_settings
-    from warehouse.errors import WarehouseError
+    from typeprior.kb.build import plan_build, run_build
+    from typeprior.kb.errors import KBError
+    from typeprior.kb.settings import load_settings
+    from typeprior.warehouse.errors import WarehouseError
 
     path = resolve_warehouse(warehouse)
     try:
         settings = load_settings(config)
         if flow:
-            from flows.build_type_priors import build_type_priors
+            from typeprior.flows.build_type_priors import build_type_priors
 
             build_id = build_type_priors(str(path), scheme, list(source), str(model) if model else None,
                                          str(schemes_dir) if schemes_dir else None, str(config) if config else None,
@@ -50,7 +50,7 @@ def build(
     except (KBError, WarehouseError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(2) from None
-    from kb.store import KBStore
+    from typeprior.kb.store import KBStore
 
     with KBStore.open(path, read_only=True) as store:
         empty = [r["entity_type"] for r in store.type_vectors(build_id) if r["n_entities"] == 0]
@@ -68,10 +68,10 @@ def show(
     warehouse: Path | None = WarehouseOption,
 ) -> None:
     """Types of a build with entity counts, top-weighted entities and the norm of E_t."""
-    from kb.errors import KBError
-    from kb.priors import resolve_build
-    from kb.store import KBStore
-    from warehouse.errors import WarehouseError
+    from typeprior.kb.errors import KBError
+    from typeprior.kb.priors import resolve_build
+    from typeprior.kb.store import KBStore
+    from typeprior.warehouse.errors import WarehouseError
 
     console = Console()
     try:
@@ -87,7 +87,7 @@ def show(
                   f"model {row['model_id']}  finished {row['finished_at']:%Y-%m-%d %H:%M:%S}")
     console.print(f"content hash {row['content_hash']}")
     if any(source.startswith("snapshot:") for source in row["sources"]):
-        from kb.sources.snapshot import CREDIT
+        from typeprior.kb.sources.snapshot import CREDIT
 
         console.print(CREDIT, style="dim")
     table = Table("type", "entities", "‖E_t‖", f"top {top} (θ)")

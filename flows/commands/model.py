@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from model.corpus import CorpusError, read_corpus
+from typeprior.model.corpus import CorpusError, read_corpus
 
 from .common import WarehouseOption
 
@@ -29,7 +29,7 @@ LOCKED_EXIT_CODE = 75  # another process holds the warehouse (as `typeprior sql`
 
 def _fail(exc: Exception) -> typer.Exit:
     """Exit 75 when the warehouse is locked by another process, else 2, with the error on stderr."""
-    from warehouse.errors import WarehouseLockedError
+    from typeprior.warehouse.errors import WarehouseLockedError
 
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(code=LOCKED_EXIT_CODE if isinstance(exc, WarehouseLockedError) else 2)
@@ -37,9 +37,9 @@ def _fail(exc: Exception) -> typer.Exit:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors of bad input (files, settings, warehouse, knowledge base) that end a command with a message."""
-    from kb.errors import KBError
-    from model.training import TrainingError
-    from warehouse.errors import WarehouseError
+    from typeprior.kb.errors import KBError
+    from typeprior.model.training import TrainingError
+    from typeprior.warehouse.errors import WarehouseError
 
     return (CorpusError, TrainingError, WarehouseError, KBError, ValueError, LookupError, OSError)
 
@@ -57,7 +57,7 @@ def _report_epoch(record: dict) -> None:
 def _file_priors(warehouse: Path | None, priors: str | None, variant: str, types: list[str],
                  scheme: str | None) -> tuple[object | None, dict | None]:
     """Type vectors and their build summary for an unrecorded run: read only when --priors is given."""
-    from flows.config import uses_priors
+    from typeprior.flows.config import uses_priors
 
     if priors is None or not uses_priors(variant):
         if priors is None and uses_priors(variant):
@@ -66,7 +66,7 @@ def _file_priors(warehouse: Path | None, priors: str | None, variant: str, types
         if priors is not None:
             typer.echo(f"note: variant {variant!r} has no entity type attention; --priors is ignored", err=True)
         return None, None
-    from kb.priors import load_type_priors
+    from typeprior.kb.priors import load_type_priors
 
     from .common import resolve_warehouse
 
@@ -80,7 +80,7 @@ def parse_model_settings(items: list[str]) -> dict[str, object]:
     """`--set KEY=VALUE` items as model/additions.yaml overrides; an unknown key or a bad item names itself."""
     import yaml
 
-    from model.config import SETTINGS
+    from typeprior.model.config import SETTINGS
 
     out: dict[str, object] = {}
     for item in items:
@@ -136,8 +136,8 @@ def train(
     With --corpus (or --warehouse) the run is recorded in the warehouse: configuration, priors build, every
     epoch's losses and dev scores; --resume continues it.
     """
-    from flows.config import check_variant
-    from model.training import TrainingConfig, train as train_model
+    from typeprior.flows.config import check_variant
+    from typeprior.model.training import TrainingConfig, train as train_model
 
     model_settings = parse_model_settings(settings or [])
     try:
@@ -202,7 +202,7 @@ def _train_recorded(warehouse: Path | None, corpus: str | None, out: Path, train
     """A run recorded in the warehouse through flows.training.train_recorded."""
     import yaml
 
-    from flows.training import train_recorded
+    from typeprior.flows.training import train_recorded
 
     from .common import resolve_warehouse
 
@@ -238,13 +238,13 @@ def evaluate(
     structure: Optional[str] = StructureOption,
 ) -> None:
     """Score a model on a corpus; prints JSON with p, r, f1, per_type and per_kind."""
-    from model.persistence import ModelFolderError
-    from model.predict import Tagger, resolve_model_dir
+    from typeprior.model.persistence import ModelFolderError
+    from typeprior.model.predict import Tagger, resolve_model_dir
 
     try:
         sentences = read_corpus(data, format).sentences
         if corpus is not None or warehouse is not None:
-            from flows.evaluation import evaluate_run
+            from typeprior.flows.evaluation import evaluate_run
 
             from .common import resolve_warehouse
 
@@ -278,8 +278,8 @@ def predict(
     structure: Optional[str] = StructureOption,
 ) -> None:
     """Tag text lines; writes one JSON object per line (entities with character offsets)."""
-    from model.persistence import ModelFolderError
-    from model.predict import Tagger
+    from typeprior.model.persistence import ModelFolderError
+    from typeprior.model.predict import Tagger
 
     try:
         tagger = Tagger.load(model_dir)

@@ -22,7 +22,7 @@ EXAMPLE_SQL = (
 
 def _fail(exc: Exception) -> typer.Exit:
     """Exit 75 (try again later) when another process holds the warehouse, as `typeprior sql` does; else 2."""
-    from warehouse.errors import WarehouseLockedError
+    from typeprior.warehouse.errors import WarehouseLockedError
 
     from .sql import LOCKED_EXIT_CODE
 
@@ -39,9 +39,9 @@ def _corpus_name(corpus: str | None, train: Path | None) -> str | None:
 
 
 def _errors() -> tuple[type[BaseException], ...]:
-    from kb.errors import KBError
-    from model.corpus import CorpusError
-    from warehouse.errors import WarehouseError
+    from typeprior.kb.errors import KBError
+    from typeprior.model.corpus import CorpusError
+    from typeprior.warehouse.errors import WarehouseError
 
     from ..config import FlowConfigError
 

@@ -12,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from warehouse.errors import WarehouseError, WarehouseLockedError
-from warehouse.sql import run_readonly
+from typeprior.warehouse.errors import WarehouseError, WarehouseLockedError
+from typeprior.warehouse.sql import run_readonly
 
 from .common import WarehouseOption, resolve_warehouse
 
@@ -96,7 +96,7 @@ def export(
     lock_timeout: float | None = LockTimeoutOption,
 ) -> None:
     """Export every table as Parquet (plus schema.sql and load.sql) for readers on shared storage."""
-    from warehouse.export import export_parquet
+    from typeprior.warehouse.export import export_parquet
 
     try:
         files = export_parquet(resolve_warehouse(warehouse), out_dir, lock_timeout_s=lock_timeout)

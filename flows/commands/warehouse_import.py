@@ -5,9 +5,9 @@ from pathlib import Path
 
 import typer
 
-from warehouse import open_warehouse
-from warehouse.corpora import import_corpus as store_corpus
-from warehouse.errors import WarehouseError
+from typeprior.warehouse import open_warehouse
+from typeprior.warehouse.corpora import import_corpus as store_corpus
+from typeprior.warehouse.errors import WarehouseError
 
 from .common import WarehouseOption, resolve_warehouse
 from .sql import LockTimeoutOption, fail
@@ -22,7 +22,7 @@ def import_corpus(
     lock_timeout: float | None = LockTimeoutOption,
 ) -> None:
     """Store a corpus file as CORPUS/SPLIT, replacing an earlier import of that split in one transaction."""
-    from model.corpus import CorpusError, read_corpus
+    from typeprior.model.corpus import CorpusError, read_corpus
 
     try:
         data = read_corpus(file, format=format)

@@ -3,7 +3,7 @@
 The corpus is written for this project (no third-party text): template sentences filled with names, seeded, so the
 same files come out every time. It mixes flat, nested (an organisation named after a place) and discontinuous
 entities (coordinated place names such as "North and South Dakota", where "North ... Dakota" is one entity).
-Run `python -m flows.demo.make_demo_corpus` to regenerate train.jsonl and dev.jsonl beside this file.
+Run `python -m typeprior.flows.demo.make_demo_corpus` to regenerate train.jsonl and dev.jsonl beside this file.
 """
 from __future__ import annotations
 
