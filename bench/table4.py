@@ -498,7 +498,7 @@ def cli(protocol: Optional[Path] = typer.Option(None, help="protocol file (defau
 
 def table_variants(protocol: dict[str, Any], cells: list[dict[str, Any]]) -> list[str]:
     """The table's columns: the protocol's variants and any other variant with cells, in model/variants.yaml order."""
-    from typeprior.model.config import variant_table
+    from typeprior.model.variants import variant_table
 
     present = set(protocol["variants"]) | {c["variant"] for c in cells}
     return [v for v in variant_table() if v in present]

@@ -8,9 +8,18 @@ from typing import Any
 from prefect import flow
 
 from . import artifacts
-from .config import check_variant, defaults
+from .config import check_variant, defaults, variant_names
 from .evaluation import write_text
-from .grid import Cell, GridSettings, eval_split, finish_parent, report_file, run_cell, start_parent, summarise
+from .grid import (
+    Cell,
+    GridSettings,
+    eval_split,
+    finish_parent,
+    report_file,
+    run_cell,
+    start_parent,
+    summarise,
+)
 from .report import ablation_report, pct
 from .train import load_corpus_task
 from .warehouse_path import warehouse_path
@@ -41,7 +50,7 @@ def ablation_flow(
 ) -> dict[str, Any]:
     """Train and evaluate every variant with every seed; returns the ablation run id, its rows and its report."""
     d = defaults()["ablation"]
-    variants = [check_variant(v) for v in (variants or d["variants"])]
+    variants = [check_variant(v) for v in (variants or d.get("variants") or variant_names())]
     seeds = [int(s) for s in (seeds or d["seeds"])]
     wh = warehouse_path(warehouse)
     settings = GridSettings(backbone, priors, w, scheme, epochs, batch_size, device, dict(training or {}),

@@ -5,7 +5,12 @@ import base64
 from pathlib import Path
 from typing import Any, Sequence
 
-from prefect.artifacts import create_image_artifact, create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_image_artifact,
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 from prefect.context import FlowRunContext, TaskRunContext
 
 INLINE_IMAGE_LIMIT = 1 << 20  # images up to 1 MiB travel inside the artifact, so the UI shows them anywhere

@@ -18,12 +18,18 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from tqdm.auto import tqdm
-
 from typeprior.kb.build import BuildPlan, aggregate, plan_build, start_build, weigh
 from typeprior.kb.embeddings import embedding_batches, encode_batch, encoder_id
 from typeprior.kb.entities import extract_entities
 from typeprior.kb.errors import KBError, SourceUnavailableError
-from typeprior.kb.harvest import fetch_batch, fetch_batches, harvest, save_walk, walk, walked_titles
+from typeprior.kb.harvest import (
+    fetch_batch,
+    fetch_batches,
+    harvest,
+    save_walk,
+    walk,
+    walked_titles,
+)
 from typeprior.kb.schemes import Scheme
 from typeprior.kb.settings import load_settings
 from typeprior.kb.sources import LookupSource, SkippedPage, open_source

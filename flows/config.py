@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from typeprior.model.variants import check_variant, uses_priors, variant_names  # noqa: F401 - the flows' names for them
+
+from typeprior.errors import TypePriorError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULTS_FILE = Path(__file__).resolve().parent / "defaults.yaml"
@@ -19,7 +22,7 @@ DEPLOYMENTS_FILE = Path(__file__).resolve().parent / "deployments.yaml"
 DEPLOYMENTS_ENV = "TYPEPRIOR_DEPLOYMENTS"
 
 
-class FlowConfigError(ValueError):
+class FlowConfigError(TypePriorError, ValueError):
     """A flows configuration file, or a flow parameter, is malformed; the message names the file and the key."""
 
 
@@ -39,25 +42,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def defaults() -> dict[str, Any]:
     """flows/defaults.yaml, read once."""
     data = _read_yaml(DEFAULTS_FILE)
-    for key in ("variants", "schemes", "train", "evaluate", "ablation", "weight_sweep", "pipeline"):
+    for key in ("schemes", "train", "evaluate", "ablation", "weight_sweep", "pipeline"):
         if not isinstance(data.get(key), dict):
             raise FlowConfigError(f"{DEFAULTS_FILE}: `{key}` must be a mapping")
     return data
-
-
-def variant_names() -> list[str]:
-    return list(defaults()["variants"])
-
-
-def check_variant(variant: str) -> str:
-    if variant not in defaults()["variants"]:
-        raise FlowConfigError(f"unknown variant {variant!r}: use one of {', '.join(variant_names())}")
-    return variant
-
-
-def uses_priors(variant: str) -> bool:
-    """Whether the variant reads knowledge-base type priors (entity type attention)."""
-    return bool(defaults()["variants"][check_variant(variant)].get("uses_priors", False))
 
 
 def scheme_for(corpus: str, scheme: str | None = None) -> str:
@@ -136,7 +124,10 @@ def _job(raw: Any, where: str) -> TrainingJob:
     for key in ("corpus", "variant"):
         if not isinstance(raw.get(key), str) or not raw[key]:
             raise FlowConfigError(f"{where}: `{key}` must be a non-empty string")
-    check_variant(raw["variant"])
+    try:
+        check_variant(raw["variant"])
+    except ValueError as err:
+        raise FlowConfigError(f"{where}: {err}") from None
     return TrainingJob(**raw)
 
 

@@ -12,7 +12,8 @@ from typeprior.warehouse.runs import finish_run, start_run
 from .config import output_dir
 from .evaluate import evaluate_task
 from .inputs import CorpusInput
-from .train import fit_task, make_spec, resolve_priors_task
+from .train import fit_task, resolve_priors_task
+from .training import make_spec
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,10 @@ def run_cell(warehouse: str, parent_run_id: int, data: CorpusInput, cell: Cell, 
     w = cell.w if cell.w is not None else settings.w
     name = f"{data.name}-{cell.variant}-seed{cell.seed}" + ("" if cell.w is None else f"-w{cell.w:g}")
     out = output_dir("models", settings.models_dir) / f"run{parent_run_id}" / name
-    spec = make_spec(warehouse, data.name, cell.variant, settings.backbone, w, cell.seed, settings.epochs,
-                     settings.batch_size, settings.device, settings.training, str(out), False, settings.models_dir,
-                     parent_run_id)
+    spec = make_spec(warehouse, data.name, variant=cell.variant, backbone=settings.backbone, w=w, seed=cell.seed,
+                     epochs=settings.epochs, batch_size=settings.batch_size, device=settings.device,
+                     training=settings.training, out=out, models_dir=settings.models_dir,
+                     parent_run_id=parent_run_id)
     priors = resolve_priors_task(warehouse, cell.variant, data.name, data.entity_types(), settings.priors,
                                  settings.scheme)
     trained = fit_task(warehouse, spec, data, priors, settings.progress)

@@ -102,13 +102,25 @@ def resolve_priors(
     warehouse: str | Path, variant: str, corpus: str, types: list[str], build: str | int = "latest",
     scheme: str | None = None,
 ) -> PriorsChoice | None:
-    """E_t for the corpus's types from a build (default: the latest finished build of its scheme)."""
-    if not uses_priors(variant):
+    """E_t for the corpus's types from a build, or None (the variant has no type attention, or learns E_T).
+
+    `build`: an id; `latest` (the latest finished build of the corpus's scheme, which must exist); `auto` (that
+    build when there is one, else learned E_T); `none` (learned E_T, the paper's no-knowledge-base ablation).
+    """
+    if not uses_priors(variant) or str(build) == "none":
         return None
+    from typeprior.kb.errors import BuildNotFoundError
     from typeprior.kb.priors import load_type_priors
 
     chosen = scheme_for(corpus, scheme)
-    priors = load_type_priors(warehouse, build, chosen, types=types)
+    try:
+        named = str(build) in ("latest", "auto")  # an explicit build id says its own scheme
+        priors = load_type_priors(warehouse, "latest" if str(build) == "auto" else build,
+                                  chosen if named or scheme else None, types=types)
+    except BuildNotFoundError as err:
+        if str(build) == "auto":
+            return None
+        hint = "" if scheme else f" (or pass --scheme: corpus {corpus!r} reads scheme {chosen!r})"
+        raise BuildNotFoundError(f"{err}{hint}") from None
     return PriorsChoice(priors.build_id, priors.scheme, priors.content_hash, list(priors.types), priors.vectors,
                         priors.empty_types)
-

@@ -103,7 +103,7 @@ def ablation_report(corpus: str, split: str, rows: Sequence[Mapping[str, Any]], 
 def sweep_report(corpus: str, split: str, rows: Sequence[Mapping[str, Any]], sweep_run_id: int, plot: str) -> str:
     table = [[f"{r['w']:.2f}", r["seeds"], pct(r["p"]), pct(r["r"]), pct(r["f1"])] for r in rows]
     return "\n".join([
-        f"# Type-attention weight sweep on {corpus}/{split} (warehouse run {sweep_run_id})",
+        f"# Relation-loss weight (w) sweep on {corpus}/{split} (warehouse run {sweep_run_id})",
         "",
         *_table(["w", "seeds", "P", "R", "F1"], table),
         "",

@@ -2,20 +2,15 @@
 and a run row with the configuration, the priors build, per-epoch losses and dev scores."""
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from typeprior.warehouse import open_warehouse
-
 from . import artifacts
-from .config import check_variant, defaults, output_dir
 from .inputs import CorpusInput, PriorsChoice, resolve_corpus, resolve_priors
-from .training import TrainSpec, train_run
+from .training import TrainSpec, make_spec, train_run
 from .warehouse_path import warehouse_path
 
 
@@ -37,35 +32,6 @@ def fit_task(warehouse: str, spec: TrainSpec, data: CorpusInput, priors: PriorsC
     return asdict(train_run(warehouse, spec, data, priors, progress))
 
 
-def unfinished_out_dir(warehouse: str, corpus: str, variant: str) -> str | None:
-    """The output folder of the latest unfinished training run of this corpus and variant (what --resume picks)."""
-    with open_warehouse(warehouse) as wh:
-        rows = wh.query("SELECT model_dir FROM runs WHERE kind = 'train' AND corpus = ? AND variant = ? "
-                        "AND status <> 'completed' ORDER BY run_id DESC LIMIT 1", [corpus, variant])
-    return rows[0]["model_dir"] if rows else None
-
-
-def make_spec(warehouse: str, corpus: str, variant: str | None, backbone: str | None, w: float | None,
-              seed: int | None, epochs: int | None, batch_size: int | None, device: str | None,
-              training: dict[str, Any] | None, out: str | None, resume: bool, models_dir: str | None,
-              parent_run_id: int | None) -> TrainSpec:
-    """Flow parameters with the defaults of flows/defaults.yaml filled in, and the output folder chosen."""
-    d = defaults()["train"]
-    variant = check_variant(variant or d["variant"])
-    if out is None and resume:
-        out = unfinished_out_dir(warehouse, corpus, variant)
-    if out is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        suffix = "" if w is None else f"-w{w:g}"
-        out = str(output_dir("models", models_dir) / f"{corpus}-{variant}{suffix}-{stamp}-{time.time_ns() % 10**6:06d}")
-    return TrainSpec(
-        corpus=corpus, variant=variant, backbone=backbone or d["backbone"], out_dir=str(Path(out).resolve()),
-        w=d["w"] if w is None else w, seed=d["seed"] if seed is None else seed, epochs=epochs,
-        batch_size=batch_size, device=device, training=dict(training or {}), resume=resume,
-        parent_run_id=parent_run_id,
-    )
-
-
 @flow(name="train")
 def train_flow(
     corpus: str = "demo",
@@ -83,6 +49,7 @@ def train_flow(
     batch_size: int | None = None,
     device: str | None = None,
     training: dict[str, Any] | None = None,
+    model: dict[str, Any] | None = None,
     out: str | None = None,
     resume: bool = False,
     warehouse: str | None = None,
@@ -93,8 +60,9 @@ def train_flow(
 ) -> dict[str, Any]:
     """Train one variant on a corpus; returns the run id, the model folder, the best epoch and its dev F1."""
     wh = warehouse_path(warehouse)
-    spec = make_spec(wh, corpus, variant, backbone, w, seed, epochs, batch_size, device, training, out, resume,
-                     models_dir, parent_run_id)
+    spec = make_spec(wh, corpus, variant=variant, backbone=backbone, w=w, seed=seed, epochs=epochs,
+                     batch_size=batch_size, device=device, training=training, out=out, resume=resume,
+                     models_dir=models_dir, parent_run_id=parent_run_id, model=model)
     data = load_corpus_task(wh, corpus, train_file, dev_file, test_file, format, import_files)
     chosen = resolve_priors_task(wh, spec.variant, corpus, data.entity_types(), priors, scheme)
     result = fit_task(wh, spec, data, chosen, progress)

@@ -6,6 +6,7 @@ same output folder) continues the run row it left unfinished and the trainer's l
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,8 +15,9 @@ from typing import Any, Callable
 from typeprior.warehouse import open_warehouse
 from typeprior.warehouse.runs import finish_run, record_epoch, record_metrics, start_run
 
-from .config import FlowConfigError, check_variant
+from .config import FlowConfigError, check_variant, defaults, output_dir
 from .inputs import CorpusInput, PriorsChoice
+from .model_card import write_model_card
 from .plots import learning_curve
 
 LEARNING_CURVE = "learning_curve.png"
@@ -23,7 +25,12 @@ LEARNING_CURVE = "learning_curve.png"
 
 @dataclass
 class TrainSpec:
-    """Everything a training run depends on; stored as the run's configuration."""
+    """Everything a training run depends on; stored as the run's configuration.
+
+    `training` holds model/training.yaml keys for this run (over the backbone's recipe, and over `training_file`
+    when given); `model` holds model settings (model/additions.yaml keys, word_shape, max_len, ...). Both are
+    validated when the spec is made, so a bad value fails before a run row or a model exists.
+    """
 
     corpus: str
     variant: str
@@ -37,15 +44,24 @@ class TrainSpec:
     training: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
     parent_run_id: int | None = None
-    model: dict[str, Any] = field(default_factory=dict)  # model/additions.yaml keys overridden for this run
+    model: dict[str, Any] = field(default_factory=dict)
+    training_file: str | None = None
 
     def __post_init__(self) -> None:
-        from typeprior.model.config import SETTINGS
+        from typeprior.model.config import MODEL_KEYS
 
-        unknown = sorted(set(self.model) - set(SETTINGS))
+        check_variant(self.variant)
+        unknown = sorted(set(self.model) - set(MODEL_KEYS))
         if unknown:
-            raise FlowConfigError(f"model settings {unknown} are not model/additions.yaml keys "
-                                  f"(known: {list(SETTINGS)})")
+            raise FlowConfigError(f"model settings {unknown} are not model settings (known: {', '.join(MODEL_KEYS)})")
+        if self.w is not None and not (math.isfinite(float(self.w)) and float(self.w) >= 0):
+            raise FlowConfigError(f"relation weight w must be a finite number >= 0, got {self.w!r}")
+
+    def relation_weight(self) -> float:
+        """The w this run's model trains with (the default of its variant when none was given)."""
+        from typeprior.model.config import relation_weight
+
+        return relation_weight(self.variant, self.backbone, self.w)
 
 
 @dataclass
@@ -53,7 +69,7 @@ class TrainOutcome:
     run_id: int | None  # None on torchrun ranks other than 0, which record nothing
     model_dir: str
     out_dir: str
-    best_epoch: int
+    best_epoch: int  # 1-based, as the warehouse's epochs
     best_f1: float | None
     epochs: int
     learning_curve: str | None
@@ -61,12 +77,13 @@ class TrainOutcome:
 
 
 def training_config(spec: TrainSpec, progress: bool) -> Any:
+    """The run's recipe: model/training.yaml (or spec.training_file), the backbone's recipe, then the run's keys."""
     from typeprior.model.training import TrainingConfig
 
     overrides = dict(spec.training)
     overrides.update(epochs=spec.epochs, batch_size=spec.batch_size, seed=spec.seed, device=spec.device,
                      progress=progress)
-    return TrainingConfig.load(**overrides)
+    return TrainingConfig.load(spec.training_file, backbone=spec.backbone, **overrides)
 
 
 def model_options(spec: TrainSpec, priors: PriorsChoice | None) -> dict[str, Any]:
@@ -80,37 +97,37 @@ def model_options(spec: TrainSpec, priors: PriorsChoice | None) -> dict[str, Any
     return options
 
 
-def _unfinished_run(wh: Any, out_dir: str) -> int | None:
-    rows = wh.query(
-        "SELECT run_id FROM runs WHERE kind = 'train' AND model_dir = ? AND status <> 'completed' "
-        "ORDER BY run_id DESC LIMIT 1",
-        [out_dir],
-    )
-    return int(rows[0]["run_id"]) if rows else None
+def _latest_run(wh: Any, out_dir: str) -> dict[str, Any] | None:
+    rows = wh.query("SELECT run_id, status FROM runs WHERE kind = 'train' AND model_dir = ? ORDER BY run_id DESC "
+                    "LIMIT 1", [out_dir])
+    return rows[0] if rows else None
 
 
 def open_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None,
              train_config: Any) -> int:
-    """A new run row, or (when resuming) the unfinished one of the same output folder, marked running again."""
+    """A new run row, or (when resuming) the latest run of the same output folder, marked running again unless
+    it completed."""
     config = {
         **asdict(spec),
-        "training": asdict(train_config),
+        "w": spec.relation_weight(),
+        "training": train_config.model_dump(),
         "data": data.sources,
         "entity_types": data.entity_types(),
         "priors": None if priors is None else priors.summary(),
     }
     with open_warehouse(warehouse) as wh:
-        if spec.resume:
-            run_id = _unfinished_run(wh, spec.out_dir)
-            if run_id is not None:
+        latest = _latest_run(wh, spec.out_dir) if spec.resume else None
+        if latest is not None:
+            run_id = int(latest["run_id"])
+            if latest["status"] != "completed":
                 with wh.transaction():
-                    wh.execute("UPDATE runs SET status = 'running', finished = NULL, message = NULL WHERE run_id = ?",
-                               [run_id])
-                return run_id
+                    wh.execute("UPDATE runs SET status = 'running', finished = NULL, message = NULL "
+                               "WHERE run_id = ?", [run_id])
+            return run_id
         return start_run(
-            wh, "train", config, corpus=spec.corpus, variant=spec.variant, backbone=spec.backbone, w=spec.w,
-            priors_build=None if priors is None else str(priors.build_id), model_dir=spec.out_dir,
-            parent_run_id=spec.parent_run_id,
+            wh, "train", config, corpus=spec.corpus, variant=spec.variant, backbone=spec.backbone,
+            w=spec.relation_weight(), priors_build=None if priors is None else str(priors.build_id),
+            model_dir=spec.out_dir, parent_run_id=spec.parent_run_id,
         )
 
 
@@ -124,14 +141,16 @@ def _record_epoch(warehouse: str | Path, run_id: int, record: dict[str, Any], se
 
 
 def fail_run(warehouse: str | Path, run_id: int, error: BaseException) -> None:
+    """End a run that raised: `cancelled` when it was interrupted (Ctrl-C, SIGTERM), else `failed`."""
+    cancelled = isinstance(error, (KeyboardInterrupt, SystemExit))
+    message = "interrupted: resume with --resume" if cancelled else f"{type(error).__name__}: {error}"
     with open_warehouse(warehouse) as wh:
-        finish_run(wh, run_id, "failed", message=f"{type(error).__name__}: {error}")
+        finish_run(wh, run_id, "cancelled" if cancelled else "failed", message=message)
 
 
 def build_tagger(spec: TrainSpec, types: list[str], priors: PriorsChoice | None) -> Any:
     """A fresh model on the backbone (or the checkpoint being resumed) carrying the variant's settings and priors."""
     import torch
-
     from typeprior.model.predict import Tagger
     from typeprior.model.training import CHECKPOINT, STATE
 
@@ -149,13 +168,22 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
     `on_epoch` is called with each epoch's record after it is stored (progress reporting, or an interruption).
     """
     from typeprior.model.distributed import is_main_process
-    from typeprior.model.training import BEST, Trainer
+    from typeprior.model.training import BEST, Trainer, finished
 
     check_variant(spec.variant)
     cfg = training_config(spec, progress)
     if not is_main_process():
         return _train_unrecorded(spec, data, priors, cfg)
     run_id = open_run(warehouse, spec, data, priors, cfg)
+    done = finished(spec.out_dir, cfg.epochs) if spec.resume else None
+    if done is not None:  # resuming a run that finished: its result, no new training and no new row
+        with open_warehouse(warehouse) as wh:
+            if wh.query("SELECT status FROM runs WHERE run_id = ?", [run_id])[0]["status"] != "completed":
+                finish_run(wh, run_id, "completed")
+        curve = Path(spec.out_dir) / LEARNING_CURVE
+        return TrainOutcome(run_id, str(done.model_dir), spec.out_dir, done.best_epoch + 1, done.best_f1,
+                            len(done.history), str(curve) if curve.is_file() else None,
+                            None if priors is None else priors.build_id)
     try:
         tagger = build_tagger(spec, data.entity_types(), priors)
         started = [time.monotonic()]
@@ -177,10 +205,11 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
             if best is not None and "dev_f1" in best:
                 record_metrics(wh, run_id, "dev", {"p": best["dev_p"], "r": best["dev_r"], "f1": best["dev_f1"]})
             finish_run(wh, run_id, "completed")
+        write_model_card(Path(spec.out_dir) / BEST, spec, cfg, priors, result, run_id, warehouse, data)
     except BaseException as err:
         fail_run(warehouse, run_id, err)
         raise
-    return TrainOutcome(run_id, str(Path(spec.out_dir) / BEST), spec.out_dir, result.best_epoch, result.best_f1,
+    return TrainOutcome(run_id, str(Path(spec.out_dir) / BEST), spec.out_dir, result.best_epoch + 1, result.best_f1,
                         len(result.history), str(curve), None if priors is None else priors.build_id)
 
 
@@ -190,41 +219,80 @@ def _train_unrecorded(spec: TrainSpec, data: CorpusInput, priors: PriorsChoice |
 
     tagger = build_tagger(spec, data.entity_types(), priors)
     result = Trainer(tagger, cfg, spec.out_dir).fit(data.split("train"), data.splits.get("dev"), resume=spec.resume)
-    return TrainOutcome(None, str(Path(spec.out_dir) / BEST), spec.out_dir, result.best_epoch, result.best_f1,
+    return TrainOutcome(None, str(Path(spec.out_dir) / BEST), spec.out_dir, result.best_epoch + 1, result.best_f1,
                         len(result.history), None, None if priors is None else priors.build_id)
+
+
+def unfinished_out_dir(warehouse: str | Path, corpus: str, variant: str) -> str | None:
+    """The output folder of the latest unfinished training run of this corpus and variant (what --resume picks)."""
+    with open_warehouse(warehouse) as wh:
+        rows = wh.query("SELECT model_dir FROM runs WHERE kind = 'train' AND corpus = ? AND variant = ? "
+                        "AND status <> 'completed' ORDER BY run_id DESC LIMIT 1", [corpus, variant])
+    return rows[0]["model_dir"] if rows else None
+
+
+def make_spec(warehouse: str | Path, corpus: str, *, variant: str | None = None, backbone: str | None = None,
+              w: float | None = None, seed: int | None = None, epochs: int | None = None,
+              batch_size: int | None = None, device: str | None = None, training: dict[str, Any] | None = None,
+              out: str | Path | None = None, resume: bool = False, models_dir: str | None = None,
+              parent_run_id: int | None = None, model: dict[str, Any] | None = None,
+              training_file: str | Path | None = None) -> TrainSpec:
+    """The one place a run's settings are filled in: flows/defaults.yaml's `train` defaults for what is not given,
+    and the output folder (a new stamped one under models_dir, or the unfinished one being resumed)."""
+    d = defaults()["train"]
+    variant = check_variant(variant or d["variant"])
+    if out is None and resume:
+        out = unfinished_out_dir(warehouse, corpus, variant)
+    if out is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        suffix = "" if w is None else f"-w{w:g}"
+        out = output_dir("models", models_dir) / f"{corpus}-{variant}{suffix}-{stamp}-{time.time_ns() % 10**6:06d}"
+    return TrainSpec(
+        corpus=corpus, variant=variant, backbone=backbone or d["backbone"], out_dir=str(Path(out).resolve()),
+        w=w, seed=d["seed"] if seed is None else seed, epochs=epochs, batch_size=batch_size, device=device,
+        training=dict(training or {}), resume=resume, parent_run_id=parent_run_id, model=dict(model or {}),
+        training_file=None if training_file is None else str(training_file),
+    )
 
 
 def train_recorded(
     warehouse: str | Path,
     corpus: str,
-    out_dir: str | Path,
+    out_dir: str | Path | None = None,
     *,
     train_file: str | Path | None = None,
     dev_file: str | Path | None = None,
     format: str | None = None,
-    variant: str = "full",
-    backbone: str = "minilm",
-    priors: str | int = "latest",
+    variant: str | None = None,
+    backbone: str | None = None,
+    priors: str | int | None = None,
     w: float | None = None,
     scheme: str | None = None,
-    seed: int = 42,
+    seed: int | None = None,
     resume: bool = False,
     progress: bool = True,
     model: dict[str, Any] | None = None,
+    training_file: str | Path | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
     **training: Any,
 ) -> TrainOutcome:
-    """One call for the `typeprior train` command: files (or imported splits) → a recorded, resumable run.
+    """`typeprior train` without Prefect: files (or imported splits) → a recorded, resumable run, through the
+    same spec and train_run as the flows. The warehouse is created when missing.
 
     `training` holds training.yaml keys (epochs, batch_size, lr_backbone, device, ...); None values are dropped.
-    `model` overrides model/additions.yaml settings (`--set KEY=VALUE`); it is recorded with the run.
+    `model` holds model settings (`--set KEY=VALUE`, word_shape, max_len, ...); both are recorded with the run.
     """
     from .inputs import resolve_corpus, resolve_priors
 
-    data = resolve_corpus(warehouse, corpus, train_file, dev_file, None, format)
-    chosen = resolve_priors(warehouse, variant, corpus, data.entity_types(), priors, scheme)
+    with open_warehouse(warehouse):
+        pass
     settings = {k: v for k, v in training.items() if v is not None}
-    spec = TrainSpec(corpus=corpus, variant=check_variant(variant), backbone=backbone,
-                     out_dir=str(Path(out_dir).resolve()), w=w, seed=seed, epochs=settings.pop("epochs", None),
-                     batch_size=settings.pop("batch_size", None), device=settings.pop("device", None),
-                     training=settings, resume=resume, model=dict(model or {}))
-    return train_run(warehouse, spec, data, chosen, progress)
+    spec = make_spec(warehouse, corpus, variant=variant, backbone=backbone, w=w, seed=seed,
+                     epochs=settings.pop("epochs", None), batch_size=settings.pop("batch_size", None),
+                     device=settings.pop("device", None), training=settings, out=out_dir, resume=resume,
+                     model=model, training_file=training_file)
+    training_config(spec, progress)  # a bad recipe fails here, before the corpus is read
+    data = resolve_corpus(warehouse, corpus, train_file, dev_file, None, format)
+    chosen = resolve_priors(warehouse, spec.variant, corpus, data.entity_types(),
+                            defaults()["train"]["priors"] if priors is None else priors, scheme)
+    return train_run(warehouse, spec, data, chosen, progress, on_epoch=on_epoch)

@@ -1,8 +1,10 @@
 """Typed errors of the knowledge base: each names what was wrong and where."""
 from __future__ import annotations
 
+from typeprior.errors import TypePriorError
 
-class KBError(Exception):
+
+class KBError(TypePriorError):
     """Base of every knowledge-base error."""
 
 

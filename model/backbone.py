@@ -19,12 +19,14 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer, BartConfig, BartModel, PreTrainedTokenizerBase
 
+from typeprior.errors import TypePriorError
+
 MINILM = "minilm"
 TINY_RANDOM = "tiny-random"
 BERT_LAYER_NORM_EPS = 1e-12
 
 
-class BackboneError(ValueError):
+class BackboneError(TypePriorError, ValueError):
     """A backbone could not be found or converted; the message names it and the reason."""
 
 
@@ -109,6 +111,21 @@ def bart_config_from_bert(bert: dict, tokenizer: PreTrainedTokenizerBase) -> Bar
     )
 
 
+def tie_embeddings(bart: BartModel) -> None:
+    """Tie the encoder's and decoder's token embeddings to `shared`, and check that they are tied.
+
+    transformers ties them in post_init, but its loading code switches tying off process-wide while a
+    `from_pretrained` runs, so a model built while another thread loads one (the knowledge-base encoder in a
+    Prefect flow) came out untied: three embedding tables saved, and a folder its own config cannot load.
+    """
+    if not bart.config.tie_word_embeddings:
+        return
+    bart.tie_weights(recompute_mapping=True)
+    for stack in (bart.encoder, bart.decoder):
+        if stack.embed_tokens.weight is not bart.shared.weight:
+            stack.embed_tokens.weight = bart.shared.weight
+
+
 def _copy_attention(dst, bert_layer_attention) -> None:
     sa = bert_layer_attention.self
     for ours, theirs in (("q_proj", sa.query), ("k_proj", sa.key), ("v_proj", sa.value)):
@@ -138,6 +155,7 @@ def bart_from_bert(path: str | Path) -> Backbone:
     bc = bert.config.to_dict()
     config = bart_config_from_bert(bc, tokenizer)
     bart = BartModel(config)
+    tie_embeddings(bart)  # before copying: the copy into `shared` must reach the encoder and decoder tables
     emb = bert.embeddings
     bart.shared.weight.copy_(emb.word_embeddings.weight)
     positions = emb.position_embeddings.weight + emb.token_type_embeddings.weight[0]

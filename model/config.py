@@ -10,24 +10,22 @@ config.json always records the concrete values a model was built with. `w` is ac
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from transformers import AutoConfig, BartConfig, PreTrainedConfig
 
-VARIANTS = Path(__file__).with_name("variants.yaml")
+from typeprior.errors import TypePriorError
+
+from .variants import SWITCHES, check_variant, variant_table
+
 ADDITIONS = Path(__file__).with_name("additions.yaml")
-SWITCHES = ("relation_prediction", "relation_attention", "type_attention")
 ENTITY_STRUCTURES = ("flat", "nested", "discontinuous")
 SETTINGS = (
     "grid_dim", "reduce_dim", "grid_dropout", "focal_alpha", "focal_gamma", "grid_block_cells", "prior_dim",
     "prefix_hidden", "prefix_dropout",
 )
-
-
-def variant_table() -> dict[str, Any]:
-    """model/variants.yaml: variant name -> {class, relation_prediction, relation_attention, type_attention}."""
-    return yaml.safe_load(VARIANTS.read_text()) or {}
 
 
 def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
@@ -36,6 +34,67 @@ def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
     per_backbone = data.pop("backbones", {}) or {}
     data.update(per_backbone.get(str(backbone), {}) or {})
     return data
+
+
+MODEL_KEYS = (*SETTINGS, "word_shape", "max_len", "max_len_a", "num_beams", "pointer_dropout")
+
+
+def relation_weight(variant: str, backbone: str | None = None, w: float | None = None) -> float:
+    """The w a model of this variant trains with: the one given, else model/additions.yaml's for a variant with
+    relation prediction, else 0 (no relation loss)."""
+    if w is not None:
+        return float(w)
+    if not variant_table()[check_variant(variant)].get("relation_prediction", False):
+        return 0.0
+    return float(addition_defaults(backbone)["relation_weight"])
+
+
+class ModelConfigError(TypePriorError, ValueError):
+    """A model setting of the wrong type or out of range (from config.json, `--set` or a caller)."""
+
+
+Fraction = Annotated[float, Field(ge=0, lt=1, strict=False)]
+Positive = Annotated[int, Field(ge=1, strict=True)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ModelSettings(BaseModel):
+    """The ranges of the model's settings, checked once whenever a config is made or loaded."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    variant: str
+    entity_types: list[Annotated[str, Field(strict=True, min_length=1)]]
+    relation_weight: NonNegative
+    grid_dim: Positive
+    reduce_dim: Positive
+    grid_dropout: Fraction
+    focal_alpha: NonNegative | Annotated[list[NonNegative], Field(min_length=3, max_length=3)]
+    focal_gamma: NonNegative
+    grid_block_cells: Positive
+    prior_dim: Positive
+    prefix_hidden: Positive
+    prefix_dropout: Fraction
+    pointer_dropout: Fraction
+    max_source_length: Annotated[int, Field(ge=2, strict=True)]
+    max_len: Annotated[int, Field(ge=0, strict=True)]
+    max_len_a: NonNegative
+    num_beams: Positive
+    length_penalty: Annotated[float, Field(allow_inf_nan=False)]
+    entity_structure: Literal["flat", "nested", "discontinuous"] | None = None
+
+
+def check_settings(values: dict[str, Any]) -> None:
+    """Raise ModelConfigError naming the first bad setting (`grid_dim: ... (got -4)`)."""
+    try:
+        check_variant(str(values.get("variant")))
+        ModelSettings.model_validate(values)
+    except ValidationError as err:
+        e = err.errors()[0]
+        key = ".".join(str(x) for x in e["loc"])
+        raise ModelConfigError(f"model setting {key}: {e['msg']} (got {e.get('input')!r})") from None
+    except ValueError as err:
+        raise ModelConfigError(str(err)) from None
 
 
 class TypePriorConfig(PreTrainedConfig):
@@ -82,14 +141,13 @@ class TypePriorConfig(PreTrainedConfig):
             if w is not None:
                 self.relation_weight = float(w)
         super().__post_init__(**kwargs)
+        check_variant(self.variant)
         self._resolve_additions()
-        if self.entity_structure not in (None, *ENTITY_STRUCTURES):
-            raise ValueError(f"entity_structure {self.entity_structure!r}: expected one of {', '.join(ENTITY_STRUCTURES)}")
         if self.entity_types is None:
             self.entity_types = []
-        self.entity_types = [str(t) for t in self.entity_types]
+        check_settings({name: getattr(self, name) for name in ModelSettings.model_fields})
         if len(set(self.entity_types)) != len(self.entity_types):
-            raise ValueError(f"duplicate entity types in {self.entity_types}")
+            raise ModelConfigError(f"duplicate entity types in {self.entity_types}")
         self.is_encoder_decoder = True
 
     def _resolve_additions(self) -> None:
@@ -104,7 +162,7 @@ class TypePriorConfig(PreTrainedConfig):
             if getattr(self, name) is None:
                 setattr(self, name, defaults.get(name))
         if self.relation_weight is None:
-            self.relation_weight = float(defaults.get("relation_weight", 0.3)) if self.relation_prediction else 0.0
+            self.relation_weight = float(defaults["relation_weight"]) if self.relation_prediction else 0.0
 
     @property
     def w(self) -> float:

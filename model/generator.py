@@ -27,10 +27,11 @@ from torch import nn
 from transformers import AutoModel, BartModel, PreTrainedModel
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
-from .backbone import set_layer_norm_eps
-from .config import TypePriorConfig, variant_table
+from .backbone import set_layer_norm_eps, tie_embeddings
+from .config import TypePriorConfig
 from .targets import END
 from .tokenization import NUM_SHAPES
+from .variants import check_variant, variant_table
 
 TYPE_NAMES = Path(__file__).with_name("type_names.yaml")
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ class PointerNER(PreTrainedModel):
         self.output_dropout = nn.Dropout(config.pointer_dropout)
         self.shape_embeddings = nn.Embedding(NUM_SHAPES, d) if config.word_shape else None
         self.post_init()
+        tie_embeddings(self.bart)
         if self.shape_embeddings is not None:
             nn.init.zeros_(self.shape_embeddings.weight)  # starts as a no-op on the backbone's function
         set_layer_norm_eps(self.bart, config.layer_norm_eps)
@@ -307,10 +309,8 @@ class PointerNER(PreTrainedModel):
 
 def model_class(variant: str) -> type[PointerNER]:
     """The PointerNER (sub)class model/variants.yaml names for a variant; the baseline when none is named."""
-    entry = variant_table().get(variant)
-    target = entry.get("class") if isinstance(entry, dict) else entry
+    target = variant_table()[check_variant(variant)].get("class")
     if target is None:
-        log.warning("variant %r has no model class in variants.yaml: building the baseline model", variant)
         return PointerNER
     module, _, name = str(target).partition(":")
     cls = getattr(importlib.import_module(module), name, None)

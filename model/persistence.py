@@ -19,6 +19,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, load_model, save_file, save_model
 from transformers import PreTrainedTokenizerBase
 
+from typeprior.errors import TypePriorError
+
 from .backbone import load_backbone, load_tokenizer
 from .config import TypePriorConfig
 from .generator import PointerNER, model_class
@@ -29,7 +31,7 @@ CONFIG = "config.json"
 PICKLES = ("pytorch_model.bin", "model.bin", "model.pt", "model.pth", "checkpoint.pt", "training_args.bin")
 
 
-class ModelFolderError(ValueError):
+class ModelFolderError(TypePriorError, ValueError):
     """A model folder is missing, incomplete, or holds weights in a format we refuse to load."""
 
 
@@ -175,7 +177,11 @@ def load(
 ) -> tuple[PointerNER, PreTrainedTokenizerBase, dict[str, torch.Tensor]]:
     """Model, tokenizer and type priors from a folder written by `save` (safetensors only)."""
     folder = check_folder(folder)
-    config = TypePriorConfig.from_pretrained(str(folder))
+    try:
+        config = TypePriorConfig.from_pretrained(str(folder))
+    except (ValueError, TypeError, KeyError, AttributeError, OSError) as err:
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ModelFolderError(f"{folder / CONFIG} is not a valid typeprior model config: {detail}") from None
     if config.model_type != TypePriorConfig.model_type:
         raise ModelFolderError(f"model folder {folder} is a {config.model_type!r} model, not {TypePriorConfig.model_type!r}")
     model = model_class(config.variant)(config)

@@ -13,15 +13,20 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+import re
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
+
+from typeprior.errors import TypePriorError
 
 from . import persistence
 from .batching import encode_sentences
@@ -38,51 +43,103 @@ OPTIMIZER = "optimizer.safetensors"
 STATE = "trainer_state.json"
 
 
-class TrainingError(ValueError):
+class TrainingError(TypePriorError, ValueError):
     """Bad training input or configuration; the message says which and why."""
 
 
-@dataclass
-class TrainingConfig:
-    """Optimisation settings; defaults come from model/training.yaml."""
+class TrainingConfig(BaseModel):
+    """The training recipe, validated in one place: model/training.yaml's defaults, then the overrides of the
+    run's backbone (its `backbones:` section), then the caller's. Every value is range-checked, so a NaN rate or
+    a batch of -1 is refused before a model is built."""
 
-    epochs: int = 30
-    batch_size: int = 16
-    eval_batch_size: int = 32
-    lr_backbone: float = 1e-5
-    lr_new: float = 5e-5
-    lr_decoder: float | None = None
-    weight_decay: float = 0.01
-    warmup: float = 0.01
-    max_grad_norm: float = 5.0
-    seed: int = 42
-    num_beams: int | None = None
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(16, ge=1)
+    eval_batch_size: int = Field(32, ge=1)
+    lr_backbone: float = Field(1e-5, ge=0, allow_inf_nan=False)
+    lr_new: float = Field(5e-5, ge=0, allow_inf_nan=False)
+    lr_decoder: float | None = Field(None, ge=0, allow_inf_nan=False)
+    weight_decay: float = Field(0.01, ge=0, allow_inf_nan=False)
+    warmup: float = Field(0.01, ge=0, lt=1)
+    max_grad_norm: float = Field(5.0, gt=0, allow_inf_nan=False)
+    seed: int = Field(42, ge=0)
+    num_beams: int | None = Field(None, ge=1)
     device: str = "auto"
     mixed_precision: bool = True
     progress: bool = True
+    keep_checkpoint: bool = False
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value != "auto" and not DEVICE.fullmatch(value):
+            raise ValueError(f"{value!r} is not auto, cpu, cuda or cuda:N")
+        return value
 
     @classmethod
-    def load(cls, path: str | Path | None = None, **overrides: Any) -> "TrainingConfig":
-        """Defaults from YAML (the packaged file unless `path`), then keyword overrides (None = keep)."""
-        path = Path(path) if path is not None else DEFAULTS
-        data = yaml.safe_load(path.read_text()) or {}
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise TrainingError(f"{path}: unknown training settings {sorted(unknown)}")
+    def load(cls, path: str | Path | None = None, backbone: str | None = None, **overrides: Any) -> "TrainingConfig":
+        """Defaults from YAML (the packaged file unless `path`), the backbone's recipe, then keyword overrides
+        (None = keep)."""
+        data = recipe(backbone, path)
         data.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(data) - known
-        if unknown:
-            raise TrainingError(f"unknown training settings {sorted(unknown)}")
-        cfg = cls(**data)
-        if cfg.epochs < 1 or cfg.batch_size < 1:
-            raise TrainingError(f"epochs and batch_size must be positive (got {cfg.epochs}, {cfg.batch_size})")
-        return cfg
+        return cls.checked(data, str(path or DEFAULTS))
+
+    @classmethod
+    def checked(cls, data: dict[str, Any], where: str = "training settings") -> "TrainingConfig":
+        """A config from a mapping; a bad key or value is a one-line TrainingError naming it."""
+        try:
+            return cls(**data)
+        except ValidationError as err:
+            raise TrainingError(f"{where}: {validation_message(err)}") from None
 
     def resolve_device(self) -> torch.device:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise TrainingError(f"--device {self.device}: this torch build sees no CUDA device (use cpu or auto)")
         return torch.device(self.device)
+
+
+DEVICE = re.compile(r"cpu|cuda(:\d+)?")
+
+
+def validation_message(err: ValidationError) -> str:
+    """Pydantic's errors as one line: `key: reason (got value)`."""
+    parts = []
+    for e in err.errors():
+        key = ".".join(str(x) for x in e["loc"]) or "value"
+        reason = "unknown setting" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        parts.append(f"{key}: {reason} (got {e.get('input')!r})")
+    return "; ".join(parts)
+
+
+def recipe(backbone: str | None = None, path: str | Path | None = None) -> dict[str, Any]:
+    """model/training.yaml (or `path`) with the `backbones:` overrides of `backbone` applied: rates that learn
+    differ between a pretrained BART, a converted MiniLM and a random backbone."""
+    path = Path(path) if path is not None else DEFAULTS
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise TrainingError(f"training settings {path}: cannot read ({err.strerror or err})") from None
+    except yaml.YAMLError as err:
+        raise TrainingError(f"training settings {path}: not YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise TrainingError(f"training settings {path}: expected a mapping of settings")
+    per_backbone = data.pop("backbones", None) or {}
+    if not isinstance(per_backbone, dict):
+        raise TrainingError(f"training settings {path}: `backbones` must map backbone names to settings")
+    data.update(per_backbone.get(recipe_key(backbone), None) or {})
+    return data
+
+
+def recipe_key(backbone: str | None) -> str | None:
+    """The `backbones:` entry of a backbone: its own name for minilm and tiny-random, else `bart` (a pretrained
+    BART checkpoint by path or name)."""
+    if backbone is None:
+        return None
+    name = str(backbone)
+    return name if name in ("minilm", "tiny-random") else "bart"
 
 
 @dataclass
@@ -226,6 +283,9 @@ class Trainer:
     ) -> TrainResult:
         if not train:
             raise TrainingError("no training sentences")
+        done = finished(self.out, self.cfg.epochs) if resume else None
+        if done is not None:
+            return done
         self._check(train)
         if self.model.config.entity_structure is None:  # decoding keeps to what the training data holds
             self.model.config.entity_structure = entity_structure(train)
@@ -258,11 +318,40 @@ class Trainer:
             state["history"].append(record)
             if self.dp.is_main:
                 self._save_checkpoint(opt, sched, state)
-                write_json_atomic(self.out / HISTORY, {"config": asdict(cfg), **{k: state[k] for k in ("best_epoch", "best_f1", "history")}})
+                write_json_atomic(self.out / HISTORY, {"config": cfg.model_dump(), **{k: state[k] for k in ("best_epoch", "best_f1", "history")}})
                 if on_epoch is not None:
                     on_epoch(record)
             self.dp.barrier()
+        if self.dp.is_main:
+            self._finish(state)
         return TrainResult(state["best_epoch"], state["best_f1"], state["history"], self.out / BEST)
+
+    def _finish(self, state: dict[str, Any]) -> None:
+        """Mark the run finished in history.json, then drop the checkpoint (its optimizer state is only for
+        resuming) unless `keep_checkpoint`."""
+        write_json_atomic(self.out / HISTORY, {"config": self.cfg.model_dump(), "finished": True,
+                                               **{k: state[k] for k in ("best_epoch", "best_f1", "history")}})
+        if not self.cfg.keep_checkpoint:
+            shutil.rmtree(self.out / CHECKPOINT, ignore_errors=True)
+
+
+def finished(out_dir: str | Path, epochs: int | None = None) -> TrainResult | None:
+    """The result of a run that already finished in `out_dir` with at least `epochs` epochs (history.json says
+    so), else None: resuming a finished run returns it instead of training again. Asking a finished run for more
+    epochs needs its checkpoint (kept with keep_checkpoint)."""
+    out = Path(out_dir)
+    try:
+        history = json.loads((out / HISTORY).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(history, dict) or not history.get("finished") or not (out / BEST).is_dir():
+        return None
+    if epochs is not None and len(history["history"]) < epochs:
+        if (out / CHECKPOINT / STATE).is_file():
+            return None
+        raise TrainingError(f"{out} finished after {len(history['history'])} epochs and its checkpoint was removed, "
+                            f"so it cannot continue to {epochs}: train anew, with --keep-checkpoint to extend later")
+    return TrainResult(history["best_epoch"], history["best_f1"], history["history"], out / BEST)
 
 
 def train(
@@ -277,10 +366,13 @@ def train(
     **model_config: Any,
 ) -> TrainResult:
     """Build a model on `backbone` (or continue the checkpoint in `out_dir`) and train it."""
-    cfg = config or TrainingConfig.load()
+    cfg = config or TrainingConfig.load(backbone=str(backbone))
     types = list(entity_types or sorted({e.type for s in train_sentences for e in s.entities}))
     if not types:
         raise TrainingError("the training sentences have no entities, so there is no entity type to learn")
+    done = finished(out_dir, cfg.epochs) if resume else None
+    if done is not None:
+        return done
     ck = Path(out_dir) / CHECKPOINT
     dp = DataParallel.from_env(cfg.resolve_device())
     if resume and dp.is_main:

@@ -90,16 +90,16 @@ def test_warehouse_comes_from_the_environment(imported: Path, monkeypatch: pytes
 
 def test_missing_warehouse_and_bad_query(tmp_path: Path, imported: Path) -> None:
     result = sql(tmp_path / "absent.duckdb", "SELECT 1")
-    assert result.exit_code == 1 and "no warehouse at" in result.stderr
+    assert result.exit_code == 2 and "no warehouse at" in result.stderr
     result = sql(imported, "SELECT * FROM nosuch")
-    assert result.exit_code == 1 and "nosuch" in result.stderr
+    assert result.exit_code == 2 and "nosuch" in result.stderr
 
 
 def test_a_broken_file_leaves_the_previous_import(imported: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_text(json.dumps(LINES[0]) + "\n{not json\n", encoding="utf-8")
     result = do_import(broken, imported, "train", "--format", "jsonl")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "broken.jsonl:2" in result.stderr
     check = sql(imported, "SELECT count(*) AS n FROM sentences WHERE split = 'train'", "--format", "json")
     assert json.loads(check.stdout) == [{"n": 3}]

@@ -103,7 +103,7 @@ def test_interrupted_training_resumes_its_run(tmp_path: Path, warehouse_path: Pa
     with open_warehouse(warehouse_path, read_only=True) as wh:
         (failed,) = wh.query("SELECT run_id, status, message FROM runs")
         assert wh.query("SELECT epoch FROM epochs") == [{"epoch": 1}]
-    assert failed["status"] == "failed" and "Interrupt" in failed["message"]
+    assert failed["status"] == "cancelled" and "interrupted" in failed["message"]
 
     resumed = train_run(warehouse_path, spec(tmp_path / "m", epochs=3, resume=True), data, None, progress=False)
     assert resumed.run_id == failed["run_id"] and resumed.epochs == 3
@@ -201,15 +201,22 @@ def test_train_recorded_is_one_call_for_the_cli(tmp_path: Path, warehouse_path: 
     train, dev = corpus_files
     first = train_recorded(warehouse_path, "tiny", tmp_path / "out", train_file=train, dev_file=dev,
                            variant="baseline", backbone="tiny-random", epochs=1, batch_size=2, lr_new=3e-3,
-                           device="cpu", progress=False, num_beams=None)
+                           device="cpu", progress=False, num_beams=None, keep_checkpoint=True)
     again = train_recorded(warehouse_path, "tiny", tmp_path / "out", train_file=train, dev_file=dev,
                            variant="baseline", backbone="tiny-random", epochs=2, batch_size=2, lr_new=3e-3,
                            device="cpu", resume=True, progress=False)
     with open_warehouse(warehouse_path, read_only=True) as wh:
         runs = wh.query("SELECT run_id, status, config FROM runs ORDER BY run_id")
-    assert [r["status"] for r in runs] == ["completed", "completed"] and again.run_id != first.run_id
+    assert [r["status"] for r in runs] == ["completed"] and again.run_id == first.run_id
     assert json.loads(runs[0]["config"])["training"]["lr_new"] == 3e-3
-    assert again.epochs == 2  # resumed from the first run's checkpoint: epoch 1 kept, epoch 2 trained
+    assert again.epochs == 2  # resumed from the first run's kept checkpoint: epoch 1 kept, epoch 2 trained
+    same = train_recorded(warehouse_path, "tiny", tmp_path / "out", train_file=train, dev_file=dev,
+                          variant="baseline", backbone="tiny-random", epochs=2, batch_size=2, device="cpu",
+                          resume=True, progress=False)
+    assert (same.run_id, same.epochs, same.best_epoch) == (again.run_id, 2, again.best_epoch)  # finished: as it is
+    with open_warehouse(warehouse_path, read_only=True) as wh:
+        assert wh.query("SELECT count(*) AS n FROM runs")[0]["n"] == 1
+    assert not (tmp_path / "out" / "checkpoint").exists()  # the second call did not keep it
 
 
 def test_model_setting_overrides_reach_the_saved_model(tmp_path: Path, warehouse_path: Path, corpus_files) -> None:

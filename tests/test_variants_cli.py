@@ -50,7 +50,7 @@ def test_train_full_with_a_priors_build_records_variant_w_and_build(tmp_path: Pa
     runner = CliRunner()
     args = ["train", "--train", str(train), "--dev", str(dev), "--corpus", "demo", "--warehouse", str(warehouse_path),
             "--variant", "full", "--priors", str(build), "--w", "0.4", "--out", str(out), *FAST]
-    r = runner.invoke(app, [*args, "--epochs", "1"])
+    r = runner.invoke(app, [*args, "--epochs", "1", "--keep-checkpoint"])
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["priors_build"] == build and summary["variant"] == "full" and summary["epochs"] == 1
@@ -89,6 +89,9 @@ def test_unrecorded_training_reads_priors_and_bad_choices_fail_clearly(tmp_path:
     runner = CliRunner(env={"TYPEPRIOR_WAREHOUSE": str(warehouse_path)})
     r = runner.invoke(app, ["train", "--train", str(train), "--variant", "rp-eta", "--priors", "latest",
                             "--out", str(tmp_path / "a"), "--epochs", "1", *FAST])
+    assert r.exit_code == 2 and "--scheme" in r.output  # a corpus named after the file has no build of its own
+    r = runner.invoke(app, ["train", "--train", str(train), "--variant", "rp-eta", "--priors", "latest",
+                            "--scheme", "demo", "--out", str(tmp_path / "a"), "--epochs", "1", *FAST])
     assert r.exit_code == 0, r.output
     cfg = Tagger.load(tmp_path / "a" / "model", device="cpu").model.config
     assert (cfg.variant, cfg.priors_build["build_id"], cfg.w) == ("rp-eta", build, 0.3)
@@ -123,7 +126,7 @@ def test_set_overrides_an_additions_setting_in_the_saved_model_and_the_run_recor
 
 
 @pytest.mark.parametrize("item, message", [
-    ("focal_alpa=5", "'focal_alpa' is not a model/additions.yaml setting"),
+    ("focal_alpa=5", "'focal_alpa' is not a model setting"),
     ("focal_alpha", "expected KEY=VALUE"),
     ("focal_alpha=[5, 50", "the value is not YAML"),
 ])

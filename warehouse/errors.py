@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typeprior.errors import LOCKED, TypePriorError
 
-class WarehouseError(RuntimeError):
+
+class WarehouseError(TypePriorError, RuntimeError):
     """Something went wrong with the warehouse file or its contents."""
 
 
@@ -21,6 +23,8 @@ class WarehouseNotFoundError(WarehouseError, FileNotFoundError):
 
 class WarehouseLockedError(WarehouseError):
     """Another process held the warehouse file for longer than we were willing to wait."""
+
+    exit_code = LOCKED
 
     def __init__(self, path: str | Path, pid: int | None, command: str | None, waited_s: float, detail: str) -> None:
         self.path = str(path)

@@ -16,7 +16,6 @@ def default_warehouse() -> Path:
 WarehouseOption = typer.Option(
     None,
     "--warehouse",
-    "-w",
     help="DuckDB warehouse file (default: $TYPEPRIOR_WAREHOUSE or ./typeprior.duckdb).",
     show_default=False,
 )
@@ -24,3 +23,11 @@ WarehouseOption = typer.Option(
 
 def resolve_warehouse(path: Path | None) -> Path:
     return Path(path) if path is not None else default_warehouse()
+
+
+def fail(exc: BaseException) -> typer.Exit:
+    """Print the error as one line on stderr and return the Exit of its code (typeprior.errors' table)."""
+    from typeprior.errors import exit_code
+
+    typer.echo(f"error: {' '.join(str(exc).split()) or type(exc).__name__}", err=True)
+    return typer.Exit(code=exit_code(exc))

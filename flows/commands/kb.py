@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .common import WarehouseOption, resolve_warehouse
+from .common import WarehouseOption, fail, resolve_warehouse
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -48,8 +48,7 @@ def build(
             plan = plan_build(scheme, list(source), settings, model, schemes_dir)
             build_id = run_build(path, plan, progress=not quiet).build_id
     except (KBError, WarehouseError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(err) from None
     from typeprior.kb.store import KBStore
 
     with KBStore.open(path, read_only=True) as store:
@@ -81,8 +80,7 @@ def show(
             weights = store.weights(build_id)
             vectors = {r["entity_type"]: r for r in store.type_vectors(build_id)}
     except (KBError, WarehouseError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(err) from None
     console.print(f"build {build_id}  scheme {row['scheme']}  sources {', '.join(row['sources'])}  "
                   f"model {row['model_id']}  finished {row['finished_at']:%Y-%m-%d %H:%M:%S}")
     console.print(f"content hash {row['content_hash']}")

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-
-from typeprior.model.corpus import CorpusError, read_corpus
+from typeprior.model.corpus import read_corpus
 
 from .common import WarehouseOption
+from .common import fail as _fail
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -24,24 +24,11 @@ StructureOption = typer.Option(
     "model's training data held; a model saved before that was recorded decodes unconstrained).")
 
 
-LOCKED_EXIT_CODE = 75  # another process holds the warehouse (as `typeprior sql`): retrying later may succeed
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    """Exit 75 when the warehouse is locked by another process, else 2, with the error on stderr."""
-    from typeprior.warehouse.errors import WarehouseLockedError
-
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code=LOCKED_EXIT_CODE if isinstance(exc, WarehouseLockedError) else 2)
-
-
 def _user_errors() -> tuple[type[BaseException], ...]:
-    """Errors of bad input (files, settings, warehouse, knowledge base) that end a command with a message."""
-    from typeprior.kb.errors import KBError
-    from typeprior.model.training import TrainingError
-    from typeprior.warehouse.errors import WarehouseError
+    """Errors of bad input that end a command in one line (typeprior's own, and bad files or values)."""
+    from typeprior.errors import TypePriorError
 
-    return (CorpusError, TrainingError, WarehouseError, KBError, ValueError, LookupError, OSError)
+    return (TypePriorError, ValueError, LookupError, OSError)
 
 
 def _report_epoch(record: dict) -> None:
@@ -54,33 +41,10 @@ def _report_epoch(record: dict) -> None:
     typer.echo("  ".join(parts), err=True)
 
 
-def _file_priors(warehouse: Path | None, priors: str | None, variant: str, types: list[str],
-                 scheme: str | None) -> tuple[object | None, dict | None]:
-    """Type vectors and their build summary for an unrecorded run: read only when --priors is given."""
-    from typeprior.flows.config import uses_priors
-
-    if priors is None or not uses_priors(variant):
-        if priors is None and uses_priors(variant):
-            typer.echo(f"note: no --priors: variant {variant!r} learns E_T instead of reading a knowledge-base build",
-                       err=True)
-        if priors is not None:
-            typer.echo(f"note: variant {variant!r} has no entity type attention; --priors is ignored", err=True)
-        return None, None
-    from typeprior.kb.priors import load_type_priors
-
-    from .common import resolve_warehouse
-
-    chosen = load_type_priors(resolve_warehouse(warehouse), priors, scheme, types=types)
-    summary = {"build_id": chosen.build_id, "scheme": chosen.scheme, "content_hash": chosen.content_hash,
-               "empty_types": chosen.empty_types}
-    return chosen.vectors, summary
-
-
 def parse_model_settings(items: list[str]) -> dict[str, object]:
     """`--set KEY=VALUE` items as model/additions.yaml overrides; an unknown key or a bad item names itself."""
     import yaml
-
-    from typeprior.model.config import SETTINGS
+    from typeprior.model.config import MODEL_KEYS
 
     out: dict[str, object] = {}
     for item in items:
@@ -88,8 +52,8 @@ def parse_model_settings(items: list[str]) -> dict[str, object]:
         key = key.strip()
         if not sep or not key or not raw.strip():
             raise typer.BadParameter(f"{item!r}: expected KEY=VALUE, e.g. focal_alpha=5.0", param_hint="--set")
-        if key not in SETTINGS:
-            raise typer.BadParameter(f"{key!r} is not a model/additions.yaml setting (known: {', '.join(SETTINGS)})",
+        if key not in MODEL_KEYS:
+            raise typer.BadParameter(f"{key!r} is not a model setting (known: {', '.join(MODEL_KEYS)})",
                                      param_hint="--set")
         try:
             out[key] = yaml.safe_load(raw)
@@ -102,18 +66,25 @@ def parse_model_settings(items: list[str]) -> dict[str, object]:
 def train(
     train_file: Optional[Path] = typer.Option(None, "--train", help="Training corpus file (or --corpus imported)."),
     dev_file: Optional[Path] = typer.Option(None, "--dev", help="Dev corpus file: selects the best epoch by F1."),
-    backbone: str = typer.Option("minilm", "--backbone", help="minilm (offline default), tiny-random, or a BART path/name."),
-    out: Path = typer.Option(..., "--out", help="Output folder: model/ (best), checkpoint/ (latest), history.json."),
-    variant: str = typer.Option("full", "--variant", help="baseline, rp-tra, rp-eta or full (the paper's model)."),
+    backbone: Optional[str] = typer.Option(
+        None, "--backbone", help="minilm (offline default), tiny-random, or a BART path/name; picks the training "
+        "recipe of model/training.yaml."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Output folder: model/ (best), history.json, learning_curve.png (default: a new folder "
+        "under runs/models)."),
+    variant: Optional[str] = typer.Option(None, "--variant", help="baseline, rp-tra, rp-eta or full (default)."),
     priors: Optional[str] = typer.Option(
-        None, "--priors", help="Knowledge-base build id or 'latest' for E_T (rp-eta, full). Recorded runs default "
-        "to latest; without --corpus/--warehouse and --priors, E_T is learned."),
-    w: Optional[float] = typer.Option(None, "--w", help="Relation loss weight w (L = L_entity + w L_relation; 0.3)."),
+        None, "--priors", help="E_T of rp-eta and full: a knowledge-base build id, latest (must exist), auto (the "
+        "latest build of the corpus's scheme if any, else learned; the default) or none (learned)."),
+    w: Optional[float] = typer.Option(
+        None, "--relation-weight", "--w", help="Relation-loss weight w (L = L_entity + w L_relation; default from "
+        "model/additions.yaml)."),
     scheme: Optional[str] = typer.Option(None, "--scheme", help="Knowledge-base scheme of the priors (default: the corpus's)."),
     warehouse: Optional[Path] = WarehouseOption,
     corpus: Optional[str] = typer.Option(
-        None, "--corpus", help="Corpus name: record the run in the warehouse (files, or its imported splits)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default from model/training.yaml)."),
+        None, "--corpus", help="Corpus name the run is recorded under, and its imported splits when no --train is "
+        "given (default: the train file's name)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs (default: the backbone's recipe)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size"),
     lr_backbone: Optional[float] = typer.Option(None, "--lr-backbone"),
     lr_new: Optional[float] = typer.Option(None, "--lr-new"),
@@ -125,102 +96,59 @@ def train(
     max_len_a: Optional[float] = typer.Option(None, "--max-len-a", help="CoNLL 0.6, CADEC 1.6, GENIA 0.5."),
     training_config: Optional[Path] = typer.Option(None, "--config", help="Training settings YAML (default: packaged)."),
     settings: Optional[list[str]] = typer.Option(
-        None, "--set", help="A model/additions.yaml setting for this model, KEY=VALUE with a YAML value, repeatable: "
+        None, "--set", help="A model setting for this model, KEY=VALUE with a YAML value, repeatable: "
         "--set focal_alpha=5.0 (the paper's), --set grid_dim=256. A resumed checkpoint keeps its own."),
     format: Optional[str] = FormatOption,
     resume: bool = typer.Option(False, "--resume", help="Continue the checkpoint in --out (and its recorded run)."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    keep_checkpoint: bool = typer.Option(
+        False, "--keep-checkpoint", help="Keep checkpoint/ (optimizer state, about twice the model) after the run."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar and no per-epoch lines."),
 ) -> None:
-    """Train a model (one of the paper's variants). Prints the result as JSON.
+    """Train a model (one of the paper's variants), recorded in the warehouse. Prints the result as JSON.
 
-    With --corpus (or --warehouse) the run is recorded in the warehouse: configuration, priors build, every
-    epoch's losses and dev scores; --resume continues it.
+    The warehouse (created when missing) records the configuration, the priors build, every epoch's losses and
+    dev scores; --resume continues an interrupted run, and returns a finished one as it is.
     """
-    from typeprior.flows.config import check_variant
-    from typeprior.model.training import TrainingConfig, train as train_model
-
-    model_settings = parse_model_settings(settings or [])
-    try:
-        check_variant(variant)
-        if corpus is not None or warehouse is not None:
-            result = _train_recorded(
-                warehouse, corpus, out, train_file, dev_file, format, variant, backbone, priors, w, scheme, seed,
-                resume, quiet, training_config, word_shape, max_len, max_len_a, model_settings,
-                epochs=epochs, batch_size=batch_size, lr_backbone=lr_backbone, lr_new=lr_new, device=device,
-                num_beams=beams,
-            )
-            typer.echo(json.dumps(result))
-            return
-        if train_file is None:
-            raise typer.BadParameter("give --train FILE, or --corpus NAME to train on its imported splits")
-        train_corpus = read_corpus(train_file, format)
-        dev_corpus = read_corpus(dev_file, format) if dev_file is not None else None
-        cfg = TrainingConfig.load(
-            training_config,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr_backbone=lr_backbone,
-            lr_new=lr_new,
-            seed=seed,
-            device=device,
-            num_beams=beams,
-            progress=False if quiet else None,
-        )
-        types = sorted({e.type for s in train_corpus.sentences for e in s.entities})
-        vectors, build = _file_priors(warehouse, priors, variant, types, scheme)
-        model_config = {"word_shape": word_shape, "num_beams": beams, "max_len": max_len, "max_len_a": max_len_a,
-                        "variant": variant, "w": w, "priors_build": build, "type_vectors": vectors, **model_settings}
-        model_config = {k: v for k, v in model_config.items() if v is not None}
-        result = train_model(
-            train_corpus.sentences,
-            dev_corpus.sentences if dev_corpus is not None else None,
-            backbone,
-            out,
-            cfg,
-            entity_types=types,
-            resume=resume,
-            on_epoch=None if quiet else _report_epoch,
-            **model_config,
-        )
-    except typer.BadParameter:
-        raise
-    except _user_errors() as exc:
-        raise _fail(exc) from None
-    typer.echo(
-        json.dumps(
-            {"model": str(result.model_dir), "best_epoch": result.best_epoch, "best_f1": result.best_f1,
-             "epochs": len(result.history), "variant": variant}
-        )
-    )
-
-
-def _train_recorded(warehouse: Path | None, corpus: str | None, out: Path, train_file: Path | None,
-                    dev_file: Path | None, format: str | None, variant: str, backbone: str, priors: str | None,
-                    w: float | None, scheme: str | None, seed: int | None, resume: bool, quiet: bool,
-                    training_config: Path | None, word_shape: bool, max_len: int | None, max_len_a: float | None,
-                    model_settings: dict[str, object], **training: object) -> dict:
-    """A run recorded in the warehouse through flows.training.train_recorded."""
-    import yaml
-
+    from typeprior.flows.config import uses_priors
     from typeprior.flows.training import train_recorded
 
     from .common import resolve_warehouse
 
-    if corpus is None:
-        raise typer.BadParameter("--warehouse records the run under a corpus name: give --corpus too")
-    if word_shape or max_len is not None or max_len_a is not None:
-        raise typer.BadParameter("--word-shape, --max-len and --max-len-a apply to unrecorded runs only "
-                                 "(drop --corpus/--warehouse)")
-    settings = dict(yaml.safe_load(training_config.read_text()) or {}) if training_config is not None else {}
-    settings.update({k: v for k, v in training.items() if v is not None})
-    outcome = train_recorded(
-        resolve_warehouse(warehouse), corpus, out, train_file=train_file, dev_file=dev_file, format=format,
-        variant=variant, backbone=backbone, priors=priors if priors is not None else "latest", w=w, scheme=scheme,
-        seed=seed if seed is not None else 42, resume=resume, progress=not quiet, model=model_settings, **settings,
-    )
-    return {"model": outcome.model_dir, "best_epoch": outcome.best_epoch, "best_f1": outcome.best_f1,
-            "epochs": outcome.epochs, "variant": variant, "run_id": outcome.run_id,
-            "priors_build": outcome.priors_build}
+    model_settings = parse_model_settings(settings or [])
+    if word_shape:
+        model_settings["word_shape"] = True
+    model_settings.update({k: v for k, v in (("max_len", max_len), ("max_len_a", max_len_a), ("num_beams", beams))
+                           if v is not None})
+    if train_file is None and corpus is None:
+        raise typer.BadParameter("give --train FILE, or --corpus NAME to train on its imported splits")
+    name = corpus or corpus_name(train_file)
+    wh = resolve_warehouse(warehouse).resolve()
+    try:
+        outcome = train_recorded(
+            wh, name, out, train_file=train_file, dev_file=dev_file, format=format, variant=variant,
+            backbone=backbone, priors=priors, w=w, scheme=scheme, seed=seed, resume=resume, progress=not quiet,
+            model=model_settings, training_file=training_config, on_epoch=None if quiet else _report_epoch,
+            epochs=epochs, batch_size=batch_size, lr_backbone=lr_backbone, lr_new=lr_new, device=device,
+            num_beams=beams, keep_checkpoint=keep_checkpoint or None,
+        )
+    except _user_errors() as exc:
+        raise _fail(exc) from None
+    chosen = variant or "full"
+    if outcome.priors_build is None and uses_priors(chosen) and priors != "none":
+        typer.echo(f"note: no knowledge-base build for corpus {name!r}: variant {chosen!r} learned E_T "
+                   "(build priors with `typeprior kb build`, then pass --priors latest)", err=True)
+    typer.echo(json.dumps({"model": outcome.model_dir, "best_epoch": outcome.best_epoch, "best_f1": outcome.best_f1,
+                           "epochs": outcome.epochs, "variant": chosen, "run_id": outcome.run_id,
+                           "priors_build": outcome.priors_build, "warehouse": str(wh)}))
+
+
+def corpus_name(train_file: Path) -> str:
+    """A corpus name from a training file: its name without suffix, or its folder's for split-named files
+    (`data/cadec/train.json` is `cadec`)."""
+    stem = train_file.name.split(".")[0]
+    if stem.lower() in {"train", "dev", "test", "valid", "eng", "wnut17train"} and train_file.resolve().parent.name:
+        return train_file.resolve().parent.name
+    return stem or "corpus"
 
 
 @app.command()

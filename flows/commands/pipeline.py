@@ -12,6 +12,7 @@ from typing import Any, List, Optional
 import typer
 
 from .common import WarehouseOption
+from .common import fail as _fail
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -20,32 +21,19 @@ EXAMPLE_SQL = (
 )
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    """Exit 75 (try again later) when another process holds the warehouse, as `typeprior sql` does; else 2."""
-    from typeprior.warehouse.errors import WarehouseLockedError
-
-    from .sql import LOCKED_EXIT_CODE
-
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(code=LOCKED_EXIT_CODE if isinstance(exc, WarehouseLockedError) else 2)
-
-
 def _corpus_name(corpus: str | None, train: Path | None) -> str | None:
-    """Files need a corpus name (it names the splits and picks the knowledge-base scheme)."""
+    """The corpus name given, else one from the training file's name (see `typeprior train --corpus`)."""
     if train is not None and corpus is None:
-        raise _fail(ValueError("--train needs --corpus NAME (e.g. conll2003, cadec, genia): it names the imported "
-                               "splits and picks the knowledge-base scheme"))
+        from .model import corpus_name
+
+        return corpus_name(train)
     return corpus
 
 
 def _errors() -> tuple[type[BaseException], ...]:
-    from typeprior.kb.errors import KBError
-    from typeprior.model.corpus import CorpusError
-    from typeprior.warehouse.errors import WarehouseError
+    from typeprior.errors import TypePriorError
 
-    from ..config import FlowConfigError
-
-    return (FlowConfigError, CorpusError, KBError, WarehouseError, ValueError, OSError)
+    return (TypePriorError, ValueError, LookupError, OSError)
 
 
 def _training(lr_backbone: float | None, lr_new: float | None) -> dict[str, Any] | None:
@@ -53,7 +41,9 @@ def _training(lr_backbone: float | None, lr_new: float | None) -> dict[str, Any]
     return out or None
 
 
-CorpusOption = typer.Option(None, "--corpus", "-c", help="Corpus name (default: demo; names imported splits too).")
+CorpusOption = typer.Option(
+    None, "--corpus", "-c", help="Corpus name: its imported splits, or the name --train/--dev/--test files are "
+    "recorded under (default: the train file's name; with no files either, the demo corpus).")
 TrainOption = typer.Option(None, "--train", help="Training file (any format `typeprior data stats` reads).")
 DevOption = typer.Option(None, "--dev", help="Dev file: picks the best epoch.")
 TestOption = typer.Option(None, "--test", help="Test file: what the model is evaluated on (else dev).")
@@ -64,7 +54,9 @@ BatchOption = typer.Option(None, "--batch-size")
 DeviceOption = typer.Option(None, "--device", help="auto, cpu or cuda.")
 LrBackboneOption = typer.Option(None, "--lr-backbone")
 LrNewOption = typer.Option(None, "--lr-new")
-PriorsOption = typer.Option("latest", "--priors", help="Priors build id, or latest (of the corpus's scheme).")
+PriorsOption = typer.Option(
+    "auto", "--priors", help="Priors build id; latest (of the corpus's scheme, must exist); auto (latest if any, "
+    "else learned E_T); none (learned E_T).")
 SchemeOption = typer.Option(None, "--scheme", help="Knowledge-base scheme (default: from the corpus name).")
 QuietOption = typer.Option(False, "--quiet", help="No progress bars.")
 
@@ -82,7 +74,8 @@ def pipeline(
     ),
     variant: Optional[str] = typer.Option(None, "--variant", help="baseline, rp-tra, rp-eta or full (default)."),
     backbone: Optional[str] = BackboneOption,
-    w: Optional[float] = typer.Option(None, "--w", help="Type-attention weight."),
+    w: Optional[float] = typer.Option(
+        None, "--relation-weight", "--w", help="Relation-loss weight w (L = L_entity + w L_relation)."),
     epochs: Optional[int] = EpochsOption,
     batch_size: Optional[int] = BatchOption,
     device: Optional[str] = DeviceOption,
@@ -146,12 +139,17 @@ def serve(
 
 def _grid_common(corpus: Optional[str], train: Optional[Path], dev: Optional[Path], test: Optional[Path],
                  format: Optional[str], warehouse: Optional[Path]) -> dict[str, Any]:
-    if corpus is None:
-        raise _fail(ValueError("give --corpus NAME (its imported splits, or a name for --train/--dev/--test files)"))
+    """The corpus of an ablation or sweep: files, imported splits, or (given neither) the demo corpus."""
+    from ..config import defaults
+
+    files = {"train_file": train, "dev_file": dev, "test_file": test}
+    if corpus is None and train is None:
+        demo = defaults()["pipeline"]
+        corpus = demo["corpus"]
+        files = {k: demo[k] for k in files}
     return {
-        "corpus": corpus,
-        "train_file": None if train is None else str(train), "dev_file": None if dev is None else str(dev),
-        "test_file": None if test is None else str(test), "format": format,
+        "corpus": _corpus_name(corpus, train),
+        **{k: None if v is None else str(v) for k, v in files.items()}, "format": format,
         "warehouse": None if warehouse is None else str(warehouse),
     }
 
@@ -196,7 +194,8 @@ def sweep(
     dev: Optional[Path] = DevOption,
     test: Optional[Path] = TestOption,
     format: Optional[str] = FormatOption,
-    w: Optional[List[float]] = typer.Option(None, "--w", help="Repeatable (default: 0.1 ... 0.9)."),
+    w: Optional[List[float]] = typer.Option(
+        None, "--relation-weight", "--w", help="A relation-loss weight w to train with, repeatable (default: 0.1 ... 0.9)."),
     seed: Optional[List[int]] = typer.Option(None, "--seed", help="Repeatable."),
     variant: Optional[str] = typer.Option(None, "--variant", help="Variant swept (default: full)."),
     backbone: Optional[str] = BackboneOption,

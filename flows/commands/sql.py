@@ -11,11 +11,10 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
-
-from typeprior.warehouse.errors import WarehouseError, WarehouseLockedError
+from typeprior.warehouse.errors import WarehouseError
 from typeprior.warehouse.sql import run_readonly
 
-from .common import WarehouseOption, resolve_warehouse
+from .common import WarehouseOption, fail, resolve_warehouse
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -63,12 +62,6 @@ def print_rows(columns: list[str], rows: list[tuple], fmt: OutputFormat) -> None
             table.add_row(*(_cell(v) for v in row))
         Console(file=sys.stdout).print(table)
         Console(file=sys.stderr).print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", style="dim")
-
-
-def fail(exc: Exception) -> typer.Exit:
-    """Print a warehouse error on stderr and return the Exit to raise."""
-    typer.echo(f"error: {exc}", err=True)
-    return typer.Exit(LOCKED_EXIT_CODE if isinstance(exc, WarehouseLockedError) else 1)
 
 
 @app.command("sql")

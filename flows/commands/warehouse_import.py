@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-
 from typeprior.warehouse import open_warehouse
 from typeprior.warehouse.corpora import import_corpus as store_corpus
 from typeprior.warehouse.errors import WarehouseError
@@ -27,8 +26,7 @@ def import_corpus(
     try:
         data = read_corpus(file, format=format)
     except CorpusError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(exc) from None
     path = resolve_warehouse(warehouse)
     try:
         with open_warehouse(path, lock_timeout_s=lock_timeout) as wh:

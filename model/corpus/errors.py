@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typeprior.errors import TypePriorError
 
-class CorpusError(ValueError):
+
+class CorpusError(TypePriorError, ValueError):
     """A corpus file could not be read as its format says it should be."""
 
     def __init__(self, reason: str, path: str | Path | None = None, line: int | None = None) -> None:
