@@ -7,6 +7,7 @@ the traceback instead, and lets Prefect's flow logs keep theirs.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -30,6 +31,7 @@ app.registered_commands += model.app.registered_commands
 app.registered_commands += pipeline.app.registered_commands
 
 DEBUG = "--debug"
+EPHEMERAL_STARTUP = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"  # Prefect's 20 s is short on a busy machine
 CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
@@ -64,6 +66,7 @@ def message(error: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; errors become one line and an exit code unless --debug is given (anywhere)."""
+    os.environ.setdefault(EPHEMERAL_STARTUP, "120")
     args = list(sys.argv[1:] if argv is None else argv)
     debug = DEBUG in args
     args = [a for a in args if a != DEBUG]

@@ -129,6 +129,17 @@ class PointerNER(PreTrainedModel):
             nn.init.zeros_(self.shape_embeddings.weight)  # starts as a no-op on the backbone's function
         set_layer_norm_eps(self.bart, config.layer_norm_eps)
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args: Any, **kwargs: Any) -> "PointerNER":
+        """A saved typeprior folder, as `AutoModel.from_pretrained(folder)` gives it: loaded the one way
+        (model/persistence.load: safetensors only, the class of the saved variant, weights checked against the
+        config). Hub names are not looked up: typeprior models are folders."""
+        from .persistence import load
+
+        device = kwargs.get("device_map") or kwargs.get("device") or "cpu"
+        model, _, _ = load(pretrained_model_name_or_path, device=device if isinstance(device, str) else "cpu")
+        return model
+
     @torch.no_grad()
     def init_type_embeddings_from_names(self, tokenizer: Any) -> None:
         """BARTNER's start for a type vector: the mean embedding of the sub-words of its name ("LOC" → "loc")."""
