@@ -12,10 +12,10 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.testing.utilities import prefect_test_harness
-from typer.testing import CliRunner
-
 from typeprior.flows.cli import app
+from typeprior.model.corpus import read_corpus
 from typeprior.warehouse import open_warehouse
+from typer.testing import CliRunner
 
 SENTENCES = [
     (["Marie", "Curie", "visited", "Paris", "."], [([0, 1], "PER"), ([3], "LOC")]),
@@ -103,6 +103,23 @@ def test_pipeline_command_runs_the_whole_path(files: dict[str, Path]) -> None:
     assert {r["key"] for r in scores if r["scope"] == "type"} <= {"LOC", "PER"}
     curve = artifact(f"learning-curve-run-{runs[0]['run_id']}")
     assert curve.type == "image"
+    assert_loads_everywhere(Path(shown["model"]), files["dev"])
+
+
+def assert_loads_everywhere(model: Path, data: Path) -> None:
+    """A saved model folder loads the ways a user loads it: predict, evaluate, Tagger.load and AutoModel."""
+    from transformers import AutoModel
+    from typeprior.model.predict import Tagger
+
+    predicted = CliRunner().invoke(app, ["predict", "--model", str(model)], input="Alan Turing visited Oslo .\n")
+    assert predicted.exit_code == 0, predicted.output
+    assert json.loads(predicted.stdout.splitlines()[0])["text"] == "Alan Turing visited Oslo ."
+    evaluated = CliRunner().invoke(app, ["evaluate", "--model", str(model), "--data", str(data)])
+    assert evaluated.exit_code == 0, evaluated.output
+    tagger = Tagger.load(model, device="cpu")
+    assert json.loads(evaluated.stdout)["f1"] == tagger.evaluate(read_corpus(data).sentences)["f1"]
+    assert type(AutoModel.from_pretrained(model)) is type(tagger.model)
+    assert (model / "README.md").is_file() and not (model.parent / "checkpoint").exists()
 
 
 def test_ablation_is_one_table(files: dict[str, Path], built_warehouse: Path) -> None:
@@ -125,6 +142,11 @@ def test_ablation_is_one_table(files: dict[str, Path], built_warehouse: Path) ->
     assert [r["variant"] for r in published] == [r["variant"] for r in table]
     assert [r["f1"] for r in published] == [f"{100 * r['f1']:.2f}" for r in table]
     assert "| full |" in Path(result["report"]).read_text()
+    with open_warehouse(built_warehouse, read_only=True) as wh:
+        folders = [r["model_dir"] for r in wh.query("SELECT model_dir FROM runs WHERE parent_run_id = ? "
+                                                    "ORDER BY run_id", [result["run_id"]])]
+    for folder in folders:
+        assert_loads_everywhere(Path(folder) / "model", files["dev"])
 
 
 def test_weight_sweep_plots_f1_against_w(files: dict[str, Path], built_warehouse: Path) -> None:
@@ -143,6 +165,11 @@ def test_weight_sweep_plots_f1_against_w(files: dict[str, Path], built_warehouse
     image = artifact(f"sweep-plot-run-{result['run_id']}")
     assert image.data == "data:image/png;base64," + base64.b64encode(plot).decode()
     assert [r["w"] for r in json.loads(artifact(f"sweep-run-{result['run_id']}").data)] == [0.2, 0.8]
+    with open_warehouse(built_warehouse, read_only=True) as wh:
+        cells = wh.query("SELECT model_dir, w FROM runs WHERE parent_run_id = ? ORDER BY run_id", [result["run_id"]])
+    assert [c["w"] for c in cells] == [0.2, 0.8]
+    for cell in cells:
+        assert_loads_everywhere(Path(cell["model_dir"]) / "model", files["dev"])
 
 
 def test_readme_queries_run_on_a_filled_warehouse(built_warehouse: Path) -> None:
@@ -161,6 +188,9 @@ def test_readme_queries_run_on_a_filled_warehouse(built_warehouse: Path) -> None
         assert wh.query("SELECT count(*) AS n FROM ablation_results")[0]["n"] == 4
 
 
-def test_pipeline_command_needs_a_corpus_name_for_files(files: dict[str, Path]) -> None:
-    result = CliRunner().invoke(app, ["pipeline", "--train", str(files["train"])])
-    assert result.exit_code == 2 and "--train needs --corpus NAME" in result.output
+def test_a_corpus_is_named_after_its_training_file() -> None:
+    from typeprior.flows.commands.model import corpus_name
+
+    assert corpus_name(Path("data/cadec/train.json")) == "cadec"
+    assert corpus_name(Path("data/conll2003/eng.train")) == "conll2003"
+    assert corpus_name(Path("mine.jsonl")) == "mine"

@@ -110,6 +110,10 @@ def test_interrupted_training_resumes_its_run(tmp_path: Path, warehouse_path: Pa
     with open_warehouse(warehouse_path, read_only=True) as wh:
         assert wh.query("SELECT status FROM runs") == [{"status": "completed"}]
         assert [r["epoch"] for r in wh.query("SELECT epoch FROM epochs ORDER BY epoch")] == [1, 2, 3]
+    from typeprior.model.predict import Tagger
+
+    assert Tagger.load(resumed.model_dir, device="cpu").model.config.entity_types == data.entity_types()
+    assert not (tmp_path / "m" / "checkpoint").exists()  # removed once the run finished
 
 
 def test_rebuild_decision_compares_content_hashes(tmp_path: Path, warehouse_path: Path) -> None:

@@ -19,8 +19,8 @@ from typing import Any, Callable
 import httpx
 import pytest
 import yaml
-
 from typeprior.kb.sources.snapshot import snapshot_file
+from typeprior.model.predict import Tagger
 from typeprior.warehouse import open_warehouse
 
 BIN = Path(sys.executable).parent
@@ -176,4 +176,11 @@ def test_serve_rebuild_triggers_training_once(tmp_path: Path) -> None:
         ("train", "completed", "tiny", "full", "tiny-random")
     assert run["priors_build"] == str(decisions[0]["build_id"])
     assert json.loads(run["config"])["priors"]["build_id"] == decisions[0]["build_id"]
+    from typeprior.model.training import TrainingConfig
+
+    recipe = TrainingConfig.load(backbone="tiny-random")  # the rates `typeprior pipeline` and `train` use too
+    trained = json.loads(run["config"])["training"]
+    assert (trained["lr_backbone"], trained["lr_new"]) == (recipe.lr_backbone, recipe.lr_new)
+    model = Path(json.loads(run["config"])["out_dir"]) / "model"
+    assert Tagger.load(model, device="cpu").model.config.variant == "full" and (model / "README.md").is_file()
     assert len(epochs) == 1 and epochs[0]["train_loss"] > 0 and epochs[0]["dev_f1"] is not None

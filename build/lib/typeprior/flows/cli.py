@@ -1,0 +1,94 @@
+"""The `typeprior` command-line program: one Typer app with a sub-app per area.
+
+Every error ends the same way, whichever command raised it: one line `error: ...` on stderr and the exit code of
+typeprior.errors' table (2 bad input, 75 warehouse held by another process, 130 interrupted). `--debug` shows
+the traceback instead, and lets Prefect's flow logs keep theirs.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from typeprior.errors import INTERNAL, TypePriorError, exit_code
+
+from .commands import data, kb, model, pipeline, sql, warehouse_import
+
+app = typer.Typer(
+    name="typeprior",
+    help="Generative NER with relation attention and knowledge-base type attention.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+data.app.command("import")(warehouse_import.import_corpus)
+app.add_typer(data.app, name="data", help="Read, convert, inspect and import corpora.")
+app.add_typer(sql.export_app, name="warehouse", help="Export the warehouse for readers elsewhere.")
+app.add_typer(kb.app, name="kb", help="Build and inspect knowledge-base type priors.")
+app.registered_commands += sql.app.registered_commands
+app.registered_commands += model.app.registered_commands
+app.registered_commands += pipeline.app.registered_commands
+
+DEBUG = "--debug"
+EPHEMERAL_STARTUP = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"  # Prefect's 20 s is short on a busy machine
+CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class _NoTraceback(logging.Filter):
+    """Keep Prefect's one-line failure messages but not the tracebacks they carry (the CLI prints the reason)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def quiet_flow_tracebacks() -> None:
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine", "prefect"):
+        logging.getLogger(name).addFilter(_NoTraceback())
+
+
+def is_usage_error(error: BaseException) -> bool:
+    """A bad option or argument (click's UsageError family, which typer vendors): click prints it itself."""
+    return isinstance(error, CLICK_EXCEPTION)
+
+
+def message(error: BaseException) -> str:
+    """The one line a failed command prints."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, TypePriorError) or exit_code(error) != INTERNAL:
+        return text
+    return f"internal error: {type(error).__name__}: {text} (rerun with --debug for the traceback)"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; errors become one line and an exit code unless --debug is given (anywhere)."""
+    os.environ.setdefault(EPHEMERAL_STARTUP, "120")
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG in args
+    args = [a for a in args if a != DEBUG]
+    if not debug:
+        quiet_flow_tracebacks()
+    try:
+        code = app(args=args, prog_name="typeprior", standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except BaseException as error:  # noqa: BLE001 - the CLI boundary: every error ends in one line
+        if is_usage_error(error):
+            error.show()  # type: ignore[attr-defined]
+            sys.exit(error.exit_code)  # type: ignore[attr-defined]
+        if debug or isinstance(error, SystemExit):
+            raise
+        typer.echo(f"error: {message(error)}", err=True)
+        sys.exit(exit_code(error))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

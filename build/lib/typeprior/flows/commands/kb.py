@@ -1,0 +1,103 @@
+"""`typeprior kb`: build knowledge-base type priors from Wikipedia and inspect them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .common import WarehouseOption, fail, resolve_warehouse
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command()
+def build(
+    scheme: str = typer.Option(..., "--scheme", "-s", help="Type scheme: a name (conll2003, genia, cadec, wnut17, "
+                               "demo, or one in --schemes-dir) or a YAML file."),
+    source: list[str] = typer.Option(["snapshot"], "--source", help="live, api:URL, dump:PATH or snapshot; "
+                                     "repeat to combine sources."),
+    warehouse: Path | None = WarehouseOption,
+    model: Path | None = typer.Option(None, "--model", help="sentence-transformers model folder "
+                                      "(default: the packaged all-MiniLM-L6-v2)."),
+    schemes_dir: Path | None = typer.Option(None, "--schemes-dir", envvar="TYPEPRIOR_SCHEMES",
+                                            help="Folder of extra scheme YAML files."),
+    config: Path | None = typer.Option(None, "--config", help="YAML overriding kb/settings.yaml."),
+    flow: bool = typer.Option(False, "--flow/--no-flow", help="Run as the Prefect flow build_type_priors "
+                              "(concurrent live harvest, retried network tasks)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Harvest, type, weigh and embed entities per type; print the new build id."""
+    from typeprior.kb.build import plan_build, run_build
+    from typeprior.kb.errors import KBError
+    from typeprior.kb.settings import load_settings
+    from typeprior.warehouse.errors import WarehouseError
+
+    path = resolve_warehouse(warehouse)
+    try:
+        settings = load_settings(config)
+        if flow:
+            from typeprior.flows.build_type_priors import build_type_priors
+
+            build_id = build_type_priors(str(path), scheme, list(source), str(model) if model else None,
+                                         str(schemes_dir) if schemes_dir else None, str(config) if config else None,
+                                         progress=not quiet)
+        else:
+            plan = plan_build(scheme, list(source), settings, model, schemes_dir)
+            build_id = run_build(path, plan, progress=not quiet).build_id
+    except (KBError, WarehouseError) as err:
+        raise fail(err) from None
+    from typeprior.kb.store import KBStore
+
+    with KBStore.open(path, read_only=True) as store:
+        empty = [r["entity_type"] for r in store.type_vectors(build_id) if r["n_entities"] == 0]
+    if empty:
+        typer.echo(f"warning: build {build_id} found no entity of type(s) {', '.join(empty)}: their E_t is zero "
+                   "(the model reads no prior for them)", err=True)
+    typer.echo(build_id)
+
+
+@app.command()
+def show(
+    build: str = typer.Option("latest", "--build", "-b", help="Build id, or 'latest'."),
+    scheme: str | None = typer.Option(None, "--scheme", "-s", help="With 'latest': the latest build of this scheme."),
+    top: int = typer.Option(5, "--top", min=0, help="Top-weighted entities shown per type."),
+    warehouse: Path | None = WarehouseOption,
+) -> None:
+    """Types of a build with entity counts, top-weighted entities and the norm of E_t."""
+    from typeprior.kb.errors import KBError
+    from typeprior.kb.priors import resolve_build
+    from typeprior.kb.store import KBStore
+    from typeprior.warehouse.errors import WarehouseError
+
+    console = Console()
+    try:
+        with KBStore.open(resolve_warehouse(warehouse), read_only=True) as store:
+            row = resolve_build(store, build, scheme)
+            build_id = int(row["build_id"])
+            weights = store.weights(build_id)
+            vectors = {r["entity_type"]: r for r in store.type_vectors(build_id)}
+    except (KBError, WarehouseError) as err:
+        raise fail(err) from None
+    console.print(f"build {build_id}  scheme {row['scheme']}  sources {', '.join(row['sources'])}  "
+                  f"model {row['model_id']}  finished {row['finished_at']:%Y-%m-%d %H:%M:%S}")
+    console.print(f"content hash {row['content_hash']}")
+    if any(source.startswith("snapshot:") for source in row["sources"]):
+        from typeprior.kb.sources.snapshot import CREDIT
+
+        console.print(CREDIT, style="dim")
+    table = Table("type", "entities", "‖E_t‖", f"top {top} (θ)")
+    groups = dict(iter(weights.groupby("entity_type", sort=True)))
+    for entity_type in sorted(set(groups) | set(vectors)):
+        group = groups.get(entity_type)
+        if group is None:
+            table.add_row(str(entity_type), "0", "0", "no entity found: E_t = 0, the model reads no prior for it")
+            continue
+        best = group.nlargest(top, "theta")
+        tops = ", ".join(f"{n} ({t:.4f})" for n, t in zip(best["name"], best["theta"]))
+        vec = vectors.get(entity_type)
+        norm = f"{float(np.linalg.norm(np.asarray(vec['vector']))):.4f}" if vec else "-"
+        table.add_row(str(entity_type), str(len(group)), norm, tops)
+    console.print(table)

@@ -1,0 +1,72 @@
+"""Prefect flow `train`: corpus (files or imported splits) + variant + backbone + priors build → a model folder
+and a run row with the configuration, the priors build, per-epoch losses and dev scores."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from . import artifacts
+from .inputs import CorpusInput, PriorsChoice, resolve_corpus, resolve_priors
+from .training import TrainSpec, make_spec, train_run
+from .warehouse_path import warehouse_path
+
+
+@task(name="load-corpus", cache_policy=NO_CACHE)
+def load_corpus_task(warehouse: str, corpus: str, train_file: str | None, dev_file: str | None,
+                     test_file: str | None, format: str | None, import_files: bool) -> CorpusInput:
+    return resolve_corpus(warehouse, corpus, train_file, dev_file, test_file, format, import_files)
+
+
+@task(name="resolve-priors", cache_policy=NO_CACHE)
+def resolve_priors_task(warehouse: str, variant: str, corpus: str, types: list[str], build: str | int,
+                        scheme: str | None) -> PriorsChoice | None:
+    return resolve_priors(warehouse, variant, corpus, types, build, scheme)
+
+
+@task(name="fit", cache_policy=NO_CACHE)
+def fit_task(warehouse: str, spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None,
+             progress: bool) -> dict[str, Any]:
+    return asdict(train_run(warehouse, spec, data, priors, progress))
+
+
+@flow(name="train")
+def train_flow(
+    corpus: str = "demo",
+    train_file: str | None = None,
+    dev_file: str | None = None,
+    test_file: str | None = None,
+    format: str | None = None,
+    variant: str | None = None,
+    backbone: str | None = None,
+    priors: str = "latest",
+    w: float | None = None,
+    scheme: str | None = None,
+    seed: int | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    device: str | None = None,
+    training: dict[str, Any] | None = None,
+    model: dict[str, Any] | None = None,
+    out: str | None = None,
+    resume: bool = False,
+    warehouse: str | None = None,
+    models_dir: str | None = None,
+    import_files: bool = False,
+    parent_run_id: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train one variant on a corpus; returns the run id, the model folder, the best epoch and its dev F1."""
+    wh = warehouse_path(warehouse)
+    spec = make_spec(wh, corpus, variant=variant, backbone=backbone, w=w, seed=seed, epochs=epochs,
+                     batch_size=batch_size, device=device, training=training, out=out, resume=resume,
+                     models_dir=models_dir, parent_run_id=parent_run_id, model=model)
+    data = load_corpus_task(wh, corpus, train_file, dev_file, test_file, format, import_files)
+    chosen = resolve_priors_task(wh, spec.variant, corpus, data.entity_types(), priors, scheme)
+    result = fit_task(wh, spec, data, chosen, progress)
+    if result["learning_curve"]:
+        artifacts.image(f"learning-curve-run-{result['run_id']}", result["learning_curve"],
+                        f"Training loss and dev F1 per epoch of run {result['run_id']} ({corpus}, {spec.variant})")
+    return result

@@ -1,0 +1,1 @@
+"""SQL of the knowledge base (θ), shipped as package data."""

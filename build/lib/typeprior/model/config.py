@@ -1,0 +1,190 @@
+"""Configuration of the generative NER model, saved as config.json next to the weights.
+
+The BART sizes live in a nested `bart` sub-config; everything the pointer model adds is a plain field.
+`variant` names one of the paper's variants; model/variants.yaml gives its model class and which additions it
+switches on (relation prediction, token relation attention, entity type attention). Settings left as None are
+filled from model/variants.yaml (the switches) and model/additions.yaml (sizes, focal loss, w), so a saved
+config.json always records the concrete values a model was built with. `w` is accepted as the name of
+`relation_weight` (eq. 13) and read back as a property.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from transformers import AutoConfig, BartConfig, PreTrainedConfig
+
+from typeprior.errors import TypePriorError
+
+from .variants import SWITCHES, check_variant, variant_table
+
+ADDITIONS = Path(__file__).with_name("additions.yaml")
+ENTITY_STRUCTURES = ("flat", "nested", "discontinuous")
+SETTINGS = (
+    "grid_dim", "reduce_dim", "grid_dropout", "focal_alpha", "focal_gamma", "grid_block_cells", "prior_dim",
+    "prefix_hidden", "prefix_dropout",
+)
+
+
+def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
+    """model/additions.yaml, with the overrides of `backbone` (its `backbones:` section) applied."""
+    data = yaml.safe_load(ADDITIONS.read_text()) or {}
+    per_backbone = data.pop("backbones", {}) or {}
+    data.update(per_backbone.get(str(backbone), {}) or {})
+    return data
+
+
+MODEL_KEYS = (*SETTINGS, "word_shape", "max_len", "max_len_a", "num_beams", "pointer_dropout")
+
+
+def relation_weight(variant: str, backbone: str | None = None, w: float | None = None) -> float:
+    """The w a model of this variant trains with: the one given, else model/additions.yaml's for a variant with
+    relation prediction, else 0 (no relation loss)."""
+    if w is not None:
+        return float(w)
+    if not variant_table()[check_variant(variant)].get("relation_prediction", False):
+        return 0.0
+    return float(addition_defaults(backbone)["relation_weight"])
+
+
+class ModelConfigError(TypePriorError, ValueError):
+    """A model setting of the wrong type or out of range (from config.json, `--set` or a caller)."""
+
+
+Fraction = Annotated[float, Field(ge=0, lt=1, strict=False)]
+Positive = Annotated[int, Field(ge=1, strict=True)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ModelSettings(BaseModel):
+    """The ranges of the model's settings, checked once whenever a config is made or loaded."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    variant: str
+    entity_types: list[Annotated[str, Field(strict=True, min_length=1)]]
+    relation_weight: NonNegative
+    grid_dim: Positive
+    reduce_dim: Positive
+    grid_dropout: Fraction
+    focal_alpha: NonNegative | Annotated[list[NonNegative], Field(min_length=3, max_length=3)]
+    focal_gamma: NonNegative
+    grid_block_cells: Positive
+    prior_dim: Positive
+    prefix_hidden: Positive
+    prefix_dropout: Fraction
+    pointer_dropout: Fraction
+    max_source_length: Annotated[int, Field(ge=2, strict=True)]
+    max_len: Annotated[int, Field(ge=0, strict=True)]
+    max_len_a: NonNegative
+    num_beams: Positive
+    length_penalty: Annotated[float, Field(allow_inf_nan=False)]
+    entity_structure: Literal["flat", "nested", "discontinuous"] | None = None
+
+
+def check_settings(values: dict[str, Any]) -> None:
+    """Raise ModelConfigError naming the first bad setting (`grid_dim: ... (got -4)`)."""
+    try:
+        check_variant(str(values.get("variant")))
+        ModelSettings.model_validate(values)
+    except ValidationError as err:
+        e = err.errors()[0]
+        key = ".".join(str(x) for x in e["loc"])
+        raise ModelConfigError(f"model setting {key}: {e['msg']} (got {e.get('input')!r})") from None
+    except ValueError as err:
+        raise ModelConfigError(str(err)) from None
+
+
+class TypePriorConfig(PreTrainedConfig):
+    """Pointer-network NER over a BART backbone."""
+
+    model_type = "typeprior"
+    sub_configs_defaults = {"bart": BartConfig}
+
+    bart: BartConfig | dict | None = None
+    backbone: str = "tiny-random"
+    backbone_kind: str = "random"  # "bart" (pretrained), "bert" (converted: cross-attention is new) or "random"
+    entity_types: list[str] | None = None
+    variant: str = "baseline"
+    relation_weight: float | None = None
+    priors_build: dict | None = None
+    relation_prediction: bool | None = None
+    relation_attention: bool | None = None
+    type_attention: bool | None = None
+    type_priors_from_kb: bool = False  # E_T is a fixed knowledge-base array (saved with the weights), not learned
+    grid_dim: int | None = None
+    reduce_dim: int | None = None
+    grid_dropout: float | None = None
+    focal_alpha: float | list[float] | None = None  # one weight, or one per relation (None, Inside, Begin-End)
+    focal_gamma: float | None = None
+    grid_block_cells: int | None = None
+    prior_dim: int | None = None
+    prefix_hidden: int | None = None
+    prefix_dropout: float | None = None
+    # What the training sentences held, which decoding then keeps to: "flat" (contiguous, non-overlapping),
+    # "nested" (contiguous) or "discontinuous" (anything); set by the trainer, None (unconstrained) before it.
+    entity_structure: str | None = None
+    layer_norm_eps: float = 1e-5
+    word_shape: bool = False
+    pointer_dropout: float = 0.3
+    max_source_length: int = 512
+    max_len: int = 10
+    max_len_a: float = 0.6
+    num_beams: int = 1
+    length_penalty: float = 1.0
+
+    def __post_init__(self, **kwargs: Any) -> None:
+        if "w" in kwargs:
+            w = kwargs.pop("w")
+            if w is not None:
+                self.relation_weight = float(w)
+        super().__post_init__(**kwargs)
+        check_variant(self.variant)
+        self._resolve_additions()
+        if self.entity_types is None:
+            self.entity_types = []
+        check_settings({name: getattr(self, name) for name in ModelSettings.model_fields})
+        if len(set(self.entity_types)) != len(self.entity_types):
+            raise ModelConfigError(f"duplicate entity types in {self.entity_types}")
+        self.is_encoder_decoder = True
+
+    def _resolve_additions(self) -> None:
+        """Fill the switches from the variant and the unset settings from model/additions.yaml."""
+        switches = variant_table().get(self.variant) or {}
+        switches = switches if isinstance(switches, dict) else {}
+        for name in SWITCHES:
+            if getattr(self, name) is None:
+                setattr(self, name, bool(switches.get(name, False)))
+        defaults = addition_defaults(self.backbone)
+        for name in SETTINGS:
+            if getattr(self, name) is None:
+                setattr(self, name, defaults.get(name))
+        if self.relation_weight is None:
+            self.relation_weight = float(defaults["relation_weight"]) if self.relation_prediction else 0.0
+
+    @property
+    def w(self) -> float:
+        """w of eq. 13 (L = L_entity + w * L_relation)."""
+        return float(self.relation_weight)
+
+    @property
+    def additions(self) -> tuple[str, ...]:
+        """The paper's additions this model uses, in SWITCHES order."""
+        return tuple(name for name in SWITCHES if getattr(self, name))
+
+    @property
+    def d_model(self) -> int:
+        return int(self.bart.d_model)
+
+    @property
+    def num_types(self) -> int:
+        return len(self.entity_types)
+
+    def max_target_length(self, num_words: int) -> int:
+        """BARTNER's decoding budget: max_len + max_len_a × source length (in words here)."""
+        return int(self.max_len + self.max_len_a * num_words)
+
+
+AutoConfig.register(TypePriorConfig.model_type, TypePriorConfig, exist_ok=True)

@@ -1,0 +1,1 @@
+"""Migration files (NNN_name.sql), shipped as package data."""
