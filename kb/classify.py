@@ -81,10 +81,10 @@ def looks_like_name(name: str, name_nouns: tuple[str, ...] = ()) -> bool:
 
 
 def concept_extract(name: str, text: str, heads: tuple[str, ...]) -> bool:
-    """True when the extract opens by defining a kind of thing, not naming one: "Sagas are ...", or
+    """True when the extract opens by defining a kind of thing, not naming one: "Sagas are ...", "Legalism refers to ...", or
     "Kabuki is a classical form of ..." with a head word of `heads` (form, genre, school, ...)."""
     first = text.strip()[:300]
-    if re.match(re.escape(name) + r"s\s+(?:are|were)\b", first):
+    if re.match(re.escape(name) + r"(?:s\s+(?:are|were)|\s+refers\s+to)\b", first):
         return True
     m = re.match(r"[^.]*?\s(?:is|was|are|were)\s+(?:a|an|the)\s+([^.,;]{0,80})", first)
     if not m or not heads:
@@ -111,7 +111,7 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
                 if fnmatchcase(box, pattern):
                     return TypeAssignment(spec.name, f"infobox:{box}")
     name = name or ev.title
-    if not scheme.common_nouns and is_common_noun(name, ev.text) and not _qualified_as(ev, name):
+    if not scheme.common_nouns and is_common_noun(name, ev.text) and not _qualified_as(scheme, ev, name):
         return None
     proper = scheme.common_nouns or looks_like_name(name, scheme.name_nouns)
     if ev.description and proper:
@@ -150,13 +150,14 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
     return None
 
 
-def _qualified_as(ev: Evidence, name: str) -> bool:
-    """True when the title's disambiguator is a word of its description's head ("Time (magazine)", "American news
-    magazine") and the text does not open by defining the word ("A model is ..."): the page is the named thing,
-    whatever ordinary uses of the word its text makes."""
+def _qualified_as(scheme: Scheme, ev: Evidence, name: str) -> bool:
+    """True when the title's disambiguator is one of the scheme's description words and a word of the page's own
+    description head ("Time (magazine)", "American news magazine"), and the text does not open by defining the word
+    ("A model is ..."): the page is the named thing, whatever ordinary uses of the word its text makes."""
     m = re.search(r"\(([^)]*)\)\s*$", ev.title)
     if not m or not ev.description or re.match(r"(?:an?|the)\s+" + re.escape(name.lower()) + r"\b", ev.text.strip().lower()):
         return False
     words = set(re.findall(r"[\w-]+", description_head(ev.description)))
     qualifier = m.group(1).strip().lower().split()
-    return bool(qualifier) and qualifier[-1] in words
+    known = {phrase for spec in scheme.types for phrase in spec.descriptions}
+    return bool(qualifier) and qualifier[-1] in words and qualifier[-1] in known
