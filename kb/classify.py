@@ -18,7 +18,7 @@ _HEAD_STOP = re.compile(
     r"|primarily|mainly|largely|mostly|chiefly|partly|spanning|straddling|along|across|around|throughout|under|since"
     r"|founded|established|formed|headquartered|dedicated|devoted|providing|making|specialising|specializing|owned"
     r"|operated|consisting|comprising|known|named|created|developed|produced|published|written|directed|led|ruled"
-    r"|native|indigenous|originating|spoken|used|made|designed|composed|related|derived|performed|worn)\s"
+    r"|associated|native|indigenous|originating|spoken|used|made|designed|composed|related|derived|performed|worn)\s"
     r"|[,;(:]|\s[–—]\s",
     re.IGNORECASE,
 )
@@ -40,6 +40,7 @@ class Evidence:
     categories: tuple[str, ...] = ()
     topic: str | None = None
     text: str = ""
+    common_use: bool = False  # the source's other texts use the name more often in lower case than capitalised
 
 
 @dataclass(frozen=True)
@@ -118,13 +119,10 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
         desc = ev.description.strip().lower()
         if not any(desc.startswith(x) or x in desc for x in scheme.exclude_descriptions):
             head = description_head(desc)
-            best: tuple[int, str, str] | None = None
-            for spec in scheme.types:
-                for phrase in spec.descriptions:
-                    if _ends_with_phrase(head, phrase) and (best is None or len(phrase) > best[0]):
-                        best = (len(phrase), spec.name, phrase)
-            if best is not None:
-                return TypeAssignment(best[1], f"description:{best[2]}")
+            for part in [head] + head.split(" and "):
+                best = _best_phrase(scheme, part)
+                if best is not None:
+                    return TypeAssignment(best[0], f"description:{best[1]}")
     head_word = _title_head(name) if proper else None
     if head_word is not None:
         for spec in scheme.types:
@@ -143,11 +141,22 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
         if votes:
             winner = max(scheme.type_names, key=lambda t: votes.get(t, 0))
             return TypeAssignment(winner, f"category:{first[winner]}")
-    if ev.topic and proper and not concept_extract(name, ev.text, scheme.concept_heads):
+    if ev.topic and proper and not ev.common_use and not concept_extract(name, ev.text, scheme.concept_heads):
         for spec in scheme.types:
             if ev.topic in spec.topics:
                 return TypeAssignment(spec.name, f"topic:{ev.topic}")
     return None
+
+
+def _best_phrase(scheme: Scheme, head: str) -> tuple[str, str] | None:
+    """The type whose longest description phrase ends the head ("capital and largest city": tried whole, then
+    per conjunct, so "Mosque and former church" is typed by "mosque")."""
+    best: tuple[int, str, str] | None = None
+    for spec in scheme.types:
+        for phrase in spec.descriptions:
+            if _ends_with_phrase(head.strip(), phrase) and (best is None or len(phrase) > best[0]):
+                best = (len(phrase), spec.name, phrase)
+    return (best[1], best[2]) if best else None
 
 
 def _qualified_as(scheme: Scheme, ev: Evidence, name: str) -> bool:
