@@ -1,9 +1,11 @@
 """Decide the entity type of a page under a scheme from its evidence.
 
-Evidence, strongest first: the infobox template, the head of the Wikidata short description, the page's own
-categories, the snapshot topic. A page whose name is used as a common noun in its own text ("a desert is ...")
-is not a named entity and is only typed by an infobox, unless the scheme's types are common nouns themselves
-(`common_nouns: true`: symptoms, proteins, cell types, where "insulin is ..." is the normal way to write).
+Evidence, strongest first: the infobox template, the head of the Wikidata short description, the head word of the
+name, the page's own categories, the snapshot topic. A page whose name is used as a common noun in its own text
+("a desert is ...") is not a named entity and is only typed by an infobox, unless the scheme's types are common
+nouns themselves (`common_nouns: true`: symptoms, proteins, cell types, where "insulin is ..." is the normal way to
+write). Beyond the infobox, a page must be written as a name (sentence-case titles are concepts), and the topic,
+the weakest evidence, also needs an extract that names a thing rather than defining a kind (kb/README.md).
 """
 from __future__ import annotations
 
