@@ -14,6 +14,7 @@ from typing import Any
 from typeprior.warehouse import Warehouse
 
 from .aggregate import aggregate_type_vectors, content_hash
+from .checks import check_file, load_checks
 from .embeddings import Encoder, embed_names
 from .entities import EntityCounts, extract_entities
 from .errors import KBError
@@ -85,11 +86,23 @@ def embed(store: KBStore, build_id: int, encoder: Encoder, progress: bool = True
 
 
 def aggregate(store: KBStore, build_id: int, model_id: str, types: list[str] | None = None) -> str:
-    """E_t per type (zero for a type of `types` without entities), then the build's content hash; marks it done."""
+    """E_t per type (zero for a type of `types` without entities), then the build's content hash; marks it done.
+    The scheme's hand-checked samples, if it has any, go into the warehouse with it (kb/sql/check_figures.sql)."""
     aggregate_type_vectors(store, build_id, model_id, types)
     digest = content_hash(store, build_id)
+    record_checks(store, str(store.build(build_id)["scheme"]))
     store.finish_build(build_id, digest)
     return digest
+
+
+def record_checks(store: KBStore, scheme: str) -> bool:
+    """Load the packaged check file of `scheme` into kb_check_frames and kb_check_items; False when it has none."""
+    path = check_file(scheme)
+    if path is None:
+        return False
+    checks = load_checks(path)
+    store.replace_checks(checks.scheme, checks.frame_rows(), checks.item_rows())
+    return True
 
 
 def run_build(warehouse: str | Path | Warehouse, plan: BuildPlan, encoder: Encoder | None = None,

@@ -1,9 +1,11 @@
 """Decide the entity type of a page under a scheme from its evidence.
 
-Evidence, strongest first: the infobox template, the head of the Wikidata short description, the page's own
-categories, the snapshot topic. A page whose name is used as a common noun in its own text ("a desert is ...")
-is not a named entity and is only typed by an infobox, unless the scheme's types are common nouns themselves
-(`common_nouns: true`: symptoms, proteins, cell types, where "insulin is ..." is the normal way to write).
+Evidence, strongest first: the infobox template, the head of the Wikidata short description, the head word of the
+name, the page's own categories, the snapshot topic. A page whose name is used as a common noun in its own text
+("a desert is ...") is not a named entity and is only typed by an infobox, unless the scheme's types are common
+nouns themselves (`common_nouns: true`: symptoms, proteins, cell types, where "insulin is ..." is the normal way to
+write). Beyond the infobox, a page must be written as a name (sentence-case titles are concepts), and the topic,
+the weakest evidence, also needs an extract that names a thing rather than defining a kind (kb/README.md).
 """
 from __future__ import annotations
 
@@ -14,10 +16,20 @@ from fnmatch import fnmatchcase
 from .schemes import Scheme
 
 _HEAD_STOP = re.compile(
-    r"\s(?:in|of|by|from|on|for|at|with|found|located|situated|based|that|who|which|near|between|during|within|resulting|characterized|characterised|caused|causing|involving|affecting|due"
-    r"|primarily|mainly|largely|mostly|chiefly|partly|spanning|straddling)\s|[,;(–—:]",
+    r"(?<=\S)\s(?:in|of|by|from|on|for|at|with|to|found|located|situated|based|that|who|which|near|between|during|within|resulting|characterized|characterised|caused|causing|involving|affecting|due"
+    r"|primarily|mainly|largely|mostly|chiefly|partly|spanning|straddling|along|across|around|throughout|under|since"
+    r"|founded|established|formed|headquartered|dedicated|devoted|providing|making|specialising|specializing|owned"
+    r"|operated|consisting|comprising|known|named|created|developed|produced|published|written|directed|led|ruled"
+    r"|associated|native|indigenous|originating|spoken|used|made|designed|composed|related|derived|performed|worn)\s"
+    r"|[,;(:]|\s[–—]\s",
     re.IGNORECASE,
 )
+# Lower-case words a proper name may hold: function words and the particles of personal names.
+_NAME_PARTICLES = frozenset(
+    "a an and as at by de del della der des di du da das dos den el en et for from in into la le les los of on or "
+    "the to upon van von vs with y e bin ibn wa al ter zu".split()
+)
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -30,6 +42,7 @@ class Evidence:
     categories: tuple[str, ...] = ()
     topic: str | None = None
     text: str = ""
+    common_use: bool = False  # the source's other texts use the name more often in lower case than capitalised
 
 
 @dataclass(frozen=True)
@@ -49,11 +62,48 @@ def _ends_with_phrase(head: str, phrase: str) -> bool:
 
 
 def is_common_noun(name: str, text: str) -> bool:
-    """True when the text uses the name in lower case as an ordinary word (the page is about a concept)."""
-    if not text or not name[:1].isupper() or name.lower() == name:
+    """True when the text uses the name in lower case as an ordinary word (the page is about a concept). A name
+    led by an article ("The Beatles") is a name: "the Beatles" in running text is no common noun."""
+    if not text or not name[:1].isupper() or name.lower() == name or _ARTICLE.match(name):
         return False
     lowered = name[:1].lower() + name[1:]
     return re.search(r"(?<![\w\[|])" + re.escape(lowered) + r"s?\b", text) is not None
+
+
+def looks_like_name(name: str, name_nouns: tuple[str, ...] = ()) -> bool:
+    """True when every word of the name but its function words, name particles and the scheme's class nouns of
+    names (`name_nouns`: "Czech language", "Han dynasty") is capitalised (or a number): Wikipedia writes titles in
+    sentence case, so "Heavy metal music" is a concept and "Black Sabbath" a name."""
+    for word in re.split(r"[\s]+", name.strip()):
+        bare = re.sub(r"^(?:[dl]['’]|al-)", "", word).lstrip("\"'‘“(")
+        if not bare or not bare[0].isalpha() or bare[0].isupper():
+            continue
+        if word.lower() not in _NAME_PARTICLES and word.lower() not in name_nouns:
+            return False
+    return True
+
+
+def concept_extract(name: str, text: str, heads: tuple[str, ...]) -> bool:
+    """True when the extract opens by defining a kind of thing, not naming one: "Sagas are ...", "Legalism refers to ...", or
+    "Kabuki is a classical form of ..." with a head word of `heads` (form, genre, school, ...)."""
+    first = text.strip()[:300]
+    if re.match(re.escape(name) + r"(?:s\s+(?:are|were)|\s+refers\s+to)\b", first):
+        return True
+    m = re.match(r"[^.]*?\s(?:is|was|are|were)\s+(?:a|an|the)\s+([^.,;]{0,80})", first)
+    if not m or not heads:
+        return False
+    words = re.findall(r"[a-z]+", m.group(1).lower())[:6]
+    return any(w in heads for w in words)
+
+
+def _title_head(name: str) -> str | None:
+    """The head word of a multi-word name: "Florence Cathedral" → "Cathedral", "University of Oxford" →
+    "University"; None for a one-word name."""
+    core = re.split(r"\s+of\s+", _ARTICLE.sub("", name.strip()), maxsplit=1)
+    words = core[0].split()
+    if len(words) < 2 and len(core) == 1:
+        return None
+    return words[-1] if words else None
 
 
 def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssignment | None:
@@ -63,19 +113,23 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
             for pattern in spec.infoboxes:
                 if fnmatchcase(box, pattern):
                     return TypeAssignment(spec.name, f"infobox:{box}")
-    if not scheme.common_nouns and is_common_noun(name or ev.title, ev.text):
+    name = name or ev.title
+    if not scheme.common_nouns and is_common_noun(name, ev.text) and not _qualified_as(scheme, ev, name):
         return None
-    if ev.description:
+    proper = scheme.common_nouns or looks_like_name(name, scheme.name_nouns)
+    if ev.description and proper:
         desc = ev.description.strip().lower()
         if not any(desc.startswith(x) or x in desc for x in scheme.exclude_descriptions):
             head = description_head(desc)
-            best: tuple[int, str, str] | None = None
-            for spec in scheme.types:
-                for phrase in spec.descriptions:
-                    if _ends_with_phrase(head, phrase) and (best is None or len(phrase) > best[0]):
-                        best = (len(phrase), spec.name, phrase)
-            if best is not None:
-                return TypeAssignment(best[1], f"description:{best[2]}")
+            for part in [head] + head.split(" and "):
+                best = _best_phrase(scheme, part)
+                if best is not None:
+                    return TypeAssignment(best[0], f"description:{best[1]}")
+    head_word = _title_head(name) if proper else None
+    if head_word is not None:
+        for spec in scheme.types:
+            if head_word in spec.title_heads:
+                return TypeAssignment(spec.name, f"title:{head_word}")
     if ev.categories:
         votes: dict[str, int] = {}
         first: dict[str, str] = {}
@@ -89,8 +143,32 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
         if votes:
             winner = max(scheme.type_names, key=lambda t: votes.get(t, 0))
             return TypeAssignment(winner, f"category:{first[winner]}")
-    if ev.topic:
+    if ev.topic and proper and not ev.common_use and not concept_extract(name, ev.text, scheme.concept_heads):
         for spec in scheme.types:
             if ev.topic in spec.topics:
                 return TypeAssignment(spec.name, f"topic:{ev.topic}")
     return None
+
+
+def _best_phrase(scheme: Scheme, head: str) -> tuple[str, str] | None:
+    """The type whose longest description phrase ends the head ("capital and largest city": tried whole, then
+    per conjunct, so "Mosque and former church" is typed by "mosque")."""
+    best: tuple[int, str, str] | None = None
+    for spec in scheme.types:
+        for phrase in spec.descriptions:
+            if _ends_with_phrase(head.strip(), phrase) and (best is None or len(phrase) > best[0]):
+                best = (len(phrase), spec.name, phrase)
+    return (best[1], best[2]) if best else None
+
+
+def _qualified_as(scheme: Scheme, ev: Evidence, name: str) -> bool:
+    """True when the title's disambiguator is one of the scheme's description words and a word of the page's own
+    description head ("Time (magazine)", "American news magazine"), and the text does not open by defining the word
+    ("A model is ..."): the page is the named thing, whatever ordinary uses of the word its text makes."""
+    m = re.search(r"\(([^)]*)\)\s*$", ev.title)
+    if not m or not ev.description or re.match(r"(?:an?|the)\s+" + re.escape(name.lower()) + r"\b", ev.text.strip().lower()):
+        return False
+    words = set(re.findall(r"[\w-]+", description_head(ev.description)))
+    qualifier = m.group(1).strip().lower().split()
+    known = {phrase for spec in scheme.types for phrase in spec.descriptions}
+    return bool(qualifier) and qualifier[-1] in words and qualifier[-1] in known

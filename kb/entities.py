@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -76,6 +76,32 @@ def count_mentions(texts: dict[str, str], names: dict[str, str], max_words: int)
     return Counter({t: round(c) for t, c in counts.items() if round(c) > 0})
 
 
+def word_counts(texts: Iterable[str]) -> Counter[str]:
+    """Case-sensitive counts of every word in the texts."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(_tokens(text))
+    return counts
+
+
+def used_as_common_word(name: str, words: Counter[str]) -> bool:
+    """True for a one-word name the texts write more often in lower case than capitalised ("Acting", "Imam"):
+    across a corpus, a name keeps its capital and a common noun loses it (weak evidence is then not enough)."""
+    if " " in name or not name[:1].isupper():
+        return False
+    lower = words.get(name.lower(), 0)
+    return lower > 0 and lower >= words.get(name, 0)
+
+
+def _type_page(scheme: Scheme, ev: Evidence, name: str, non_entity: list[str], rows: list[dict[str, str]]) -> int:
+    """Type one page into `rows`; 1 when it stays untyped."""
+    assignment = None if _non_entity(ev.title, non_entity) else classify(scheme, ev, name)
+    if assignment is None:
+        return 1
+    rows.append({"title": ev.title, "entity_type": assignment.entity_type, "name": name, "evidence": assignment.evidence})
+    return 0
+
+
 def _non_entity(title: str, patterns: list[str]) -> bool:
     low = title.lower()
     return any(re.match(p, low) for p in patterns)
@@ -90,6 +116,7 @@ def extract_entities(store: KBStore, source_key: str, scheme: Scheme, settings: 
     extracts: dict[str, str] = {}
     titles: list[str] = []
     rows: list[dict[str, str]] = []
+    pending: list[tuple[str, str, Evidence]] = []
     untyped = 0
     for page in store.raw_pages(source_key):
         title = page["title"]
@@ -109,13 +136,13 @@ def extract_entities(store: KBStore, source_key: str, scheme: Scheme, settings: 
                           tuple(parsed.categories), page["topic"], page["content"])
         else:
             extracts[title] = page["content"]
-            ev = Evidence(title, (), page["description"], (), page["topic"], page["content"])
-        assignment = None if _non_entity(title, non_entity) else classify(scheme, ev, name)
-        if assignment is None:
-            untyped += 1
+            pending.append((title, name, Evidence(title, (), page["description"], (), page["topic"], page["content"])))
             continue
-        rows.append({"title": title, "entity_type": assignment.entity_type, "name": name,
-                     "evidence": assignment.evidence})
+        untyped += _type_page(scheme, ev, name, non_entity, rows)
+    words = word_counts(extracts.values()) if pending else Counter()
+    for title, name, ev in pending:
+        ev = replace(ev, common_use=used_as_common_word(name, words))
+        untyped += _type_page(scheme, ev, name, non_entity, rows)
     held = set(titles)
     inlinks: Counter[str] = Counter()
     for target, n in links.items():

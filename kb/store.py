@@ -172,6 +172,14 @@ class KBStore:
             self._insert_frame("kb_inlinks", inlinks.assign(source_key=source_key))
             self._insert_frame("kb_aliases", aliases.assign(source_key=source_key))
 
+    def replace_checks(self, scheme: str, frames: pd.DataFrame, items: pd.DataFrame) -> None:
+        """Swap in the hand-checked samples of a scheme (kb/checks/<scheme>.yaml)."""
+        with self.write():
+            self.con.execute("DELETE FROM kb_check_frames WHERE scheme = $c", {"c": scheme})
+            self.con.execute("DELETE FROM kb_check_items WHERE scheme = $c", {"c": scheme})
+            self._insert_frame("kb_check_frames", frames)
+            self._insert_frame("kb_check_items", items)
+
     # ---- builds ----------------------------------------------------------------------------------------------
 
     def start_build(self, scheme: str, sources: list[str], model_id: str, config_hash: str, config_json: str,

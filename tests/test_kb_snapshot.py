@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from typeprior.kb.checks import check_file, load_checks
 from typeprior.kb.entities import count_mentions, extract_entities
 from typeprior.kb.harvest import harvest
 from typeprior.kb.schemes import load_scheme
@@ -61,7 +62,9 @@ def test_typing_the_whole_snapshot(warehouse_path: Path) -> None:
         harvest(store, source, scheme, None, progress=False)
         counts = extract_entities(store, source.key, scheme, load_settings())
         assert counts.pages == 10033
-        assert all(counts.typed[t] > 100 for t in scheme.type_names)
+        assert all(counts.typed[t] > 100 for t in scheme.type_names) and counts.typed["ORG"] >= 150
+        frame = load_checks(check_file("conll2003")).frame   # the hand-checked samples were drawn from this typing
+        assert counts.typed == {t: frame[t] for t in scheme.type_names} and counts.untyped == frame["untyped"]
         types = {r["title"]: r["entity_type"] for r in store.query(
             "SELECT title, entity_type FROM kb_entities WHERE list_contains($t, title)",
             {"t": ["Albert Einstein", "France", "United Nations", "Latin", "Desert", "Mathematics"]})}
@@ -80,3 +83,22 @@ def test_an_unreadable_snapshot_is_a_typed_error(tmp_path: Path, bad: str) -> No
     with pytest.raises(SourceError, match=str(path)):
         list(SnapshotSource(path).stream(set()))
     assert SkippedPage("x", "malformed").detail == ""
+
+
+def test_the_wnut17_scheme_builds_real_entities_of_every_type(warehouse_path: Path) -> None:
+    from typeprior.kb.build import plan_build, run_build
+    from typeprior.kb.embeddings import Encoder, default_model_path
+
+    result = run_build(warehouse_path, plan_build("wnut17", "snapshot"), Encoder.load(default_model_path()),
+                       progress=False)
+    counts = next(iter(result.entities.values())).typed
+    assert counts["person"] > 1500 and counts["location"] > 1000 and counts["creative-work"] > 200
+    assert min(counts["group"], counts["corporation"], counts["product"]) >= 10
+    with KBStore.open(warehouse_path, read_only=True) as store:
+        vectors = {r["entity_type"]: r["n_entities"] for r in store.type_vectors(result.build_id)}
+        types = {r["title"]: r["entity_type"] for r in store.query(
+            "SELECT title, entity_type FROM kb_entities WHERE scheme = 'wnut17' AND list_contains($t, title)",
+            {"t": ["The Beatles", "Microsoft", "Android (operating system)", "Spirited Away", "Paris", "Tea"]})}
+    assert vectors == counts
+    assert types == {"The Beatles": "group", "Microsoft": "corporation", "Android (operating system)": "product",
+                     "Spirited Away": "creative-work", "Paris": "location"}

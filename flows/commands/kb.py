@@ -64,6 +64,8 @@ def show(
     build: str = typer.Option("latest", "--build", "-b", help="Build id, or 'latest'."),
     scheme: str | None = typer.Option(None, "--scheme", "-s", help="With 'latest': the latest build of this scheme."),
     top: int = typer.Option(5, "--top", min=0, help="Top-weighted entities shown per type."),
+    checks: bool = typer.Option(False, "--checks", help="Also the typing precision and recall per type, from the "
+                                "scheme's hand-checked samples (kb/checks/<scheme>.yaml)."),
     warehouse: Path | None = WarehouseOption,
 ) -> None:
     """Types of a build with entity counts, top-weighted entities and the norm of E_t."""
@@ -100,4 +102,29 @@ def show(
         vec = vectors.get(entity_type)
         norm = f"{float(np.linalg.norm(np.asarray(vec['vector']))):.4f}" if vec else "-"
         table.add_row(str(entity_type), str(len(group)), norm, tops)
+    console.print(table)
+    if checks:
+        _print_checks(console, str(row["scheme"]))
+
+
+def _print_checks(console: Console, scheme: str) -> None:
+    """The check figures of a scheme, computed by kb/sql/check_figures.sql over its packaged samples."""
+    from typeprior.kb.checks import check_file, compute_figures, load_checks
+    from typeprior.kb.schemes import load_scheme
+
+    path = check_file(scheme)
+    if path is None:
+        console.print(f"scheme {scheme} has no hand-checked samples (kb/checks/{scheme}.yaml)")
+        return
+    sample = load_checks(path)
+    console.print(f"typing checks: {path.name}, seed {sample.seed}, drawn from {sample.source_key}")
+    if sample.scheme_fingerprint != load_scheme(scheme).fingerprint():
+        console.print("warning: the scheme's rules changed since these samples were judged; the figures are stale",
+                      style="yellow")
+    table = Table("type", "typed", "precision (right/sampled)", "untyped judged this type", "recall (estimated)")
+    for r in compute_figures(sample):
+        table.add_row(str(r["entity_type"]), str(r["typed_pages"]),
+                      f"{r['precision']:.1%} ({r['typed_right']}/{r['typed_sample']})",
+                      f"{r['untyped_should_be']}/{r['untyped_sample']}",
+                      f"{r['recall']:.1%}" if r["recall"] is not None else "-")
     console.print(table)

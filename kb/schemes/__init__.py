@@ -18,7 +18,7 @@ import yaml
 from ..errors import SchemeError
 
 SCHEMES_ENV = "TYPEPRIOR_SCHEMES"
-_TYPE_KEYS = {"description", "categories", "category_patterns", "infoboxes", "descriptions", "topics"}
+_TYPE_KEYS = {"description", "categories", "category_patterns", "infoboxes", "descriptions", "topics", "title_heads"}
 _LIMIT_KEYS = {"category_depth", "max_members_per_category", "max_entities_per_type"}
 
 
@@ -33,6 +33,7 @@ class TypeSpec:
     infoboxes: tuple[str, ...] = ()
     descriptions: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
+    title_heads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Scheme:
     limits: Limits = field(default_factory=Limits)
     exclude_descriptions: tuple[str, ...] = ()
     common_nouns: bool = False
+    concept_heads: tuple[str, ...] = ()
+    name_nouns: tuple[str, ...] = ()
     origin: str = ""
 
     @property
@@ -75,6 +78,10 @@ class Scheme:
         }
         if self.common_nouns:  # only when set, so the fingerprints of proper-name schemes stay as they were
             data["common_nouns"] = True
+        if self.concept_heads:
+            data["concept_heads"] = list(self.concept_heads)
+        if self.name_nouns:
+            data["name_nouns"] = list(self.name_nouns)
         return data
 
     def fingerprint(self) -> str:
@@ -136,6 +143,7 @@ def _type_spec(name: str, body: Any, where: str) -> TypeSpec:
         infoboxes=tuple(p.lower() for p in _strings(body.get("infoboxes"), f"{name}.infoboxes", where)),
         descriptions=tuple(p.lower() for p in _strings(body.get("descriptions"), f"{name}.descriptions", where)),
         topics=_strings(body.get("topics"), f"{name}.topics", where),
+        title_heads=_strings(body.get("title_heads"), f"{name}.title_heads", where),
     )
 
 
@@ -180,6 +188,10 @@ def parse_scheme(data: Any, where: str, resolve: Any = None) -> Scheme:
         exclude_descriptions=tuple(p.lower() for p in _strings(
             data.get("exclude_descriptions", list(base.exclude_descriptions) if base else None),
             "exclude_descriptions", where)),
+        concept_heads=tuple(p.lower() for p in _strings(
+            data.get("concept_heads", list(base.concept_heads) if base else None), "concept_heads", where)),
+        name_nouns=tuple(p.lower() for p in _strings(
+            data.get("name_nouns", list(base.name_nouns) if base else None), "name_nouns", where)),
         common_nouns=_flag(data.get("common_nouns", base.common_nouns if base else False), "common_nouns", where),
         origin=where,
     )
