@@ -66,23 +66,34 @@ def decode_prefix(raw: bytes, path: str | Path | None = None) -> str:
     return decode(raw, path)
 
 
+def line_end(text: str) -> str:
+    """The file's line end: "\\n" (which also ends CRLF lines), or "\\r" in an old Mac file that has no "\\n".
+
+    Detected once per file, so a stray CR inside a Unix or Windows line stays part of that line.
+    """
+    return "\r" if "\n" not in text and "\r" in text else "\n"
+
+
 def numbered_lines(text: str) -> list[tuple[int, str]]:
     """(1-based number, line) pairs without line ends or trailing spaces and tabs.
 
-    Splits on "\\n" only: str.splitlines would also split on U+2028, U+0085 and other characters
-    that occur inside real tokens.
+    Splits on the file's line end only: str.splitlines would also split on U+2028, U+0085 and other
+    characters that occur inside real tokens.
     """
-    return [(n, line.rstrip(" \t\r")) for n, line in enumerate(text.split("\n"), 1)]
+    return [(n, line.rstrip(" \t\r")) for n, line in enumerate(text.split(line_end(text)), 1)]
 
 
 class LineIndex:
     """Maps character offsets of a text to 1-based line numbers."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._starts = [0] + [m.end() for m in re.finditer(re.escape(line_end(text)), text)]
 
     def line(self, offset: int) -> int:
         return bisect.bisect_right(self._starts, offset)
+
+    def column(self, offset: int) -> int:
+        return offset - self._starts[self.line(offset) - 1] + 1
 
 
 def json_records(text: str, path: str | Path | None = None) -> Iterator[tuple[int, Any]]:
@@ -100,7 +111,8 @@ def json_records(text: str, path: str | Path | None = None) -> Iterator[tuple[in
         try:
             return decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
-            raise CorpusError(f"invalid JSON: {exc.msg} (column {exc.colno})", path, exc.lineno) from exc
+            raise CorpusError(f"invalid JSON: {exc.msg} (column {index.column(exc.pos)})", path,
+                              index.line(exc.pos)) from exc
         except RecursionError:
             raise CorpusError("invalid JSON: a value nested too deeply to be a corpus record", path,
                               index.line(i)) from None
