@@ -15,6 +15,7 @@ from tenacity import RetryError, Retrying, retry_if_exception, stop_after_delay,
 
 from . import migrations
 from .errors import WarehouseError, WarehouseLockedError, WarehouseNotFoundError
+from .signals import deferred_signals
 
 SETTINGS_FILE = Path(__file__).resolve().parent / "settings.yaml"
 LOCK_TIMEOUT_ENV = "TYPEPRIOR_LOCK_TIMEOUT_S"
@@ -122,9 +123,14 @@ class Warehouse:
             self.con.execute("ROLLBACK")
             raise
         else:
-            self.con.execute("COMMIT")
+            self._commit()
         finally:
             self._in_transaction = False
+
+    def _commit(self) -> None:
+        """COMMIT with interrupts held back: one that arrives meanwhile is raised after, as InterruptedAfterCommit."""
+        with deferred_signals():
+            self.con.execute("COMMIT")
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params)

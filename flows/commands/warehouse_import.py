@@ -8,6 +8,7 @@ import typer
 from typeprior.warehouse import open_warehouse
 from typeprior.warehouse.corpora import import_corpus as store_corpus
 from typeprior.warehouse.errors import WarehouseError
+from typeprior.warehouse.signals import InterruptedAfterCommit, terminate_like_interrupt
 
 from .common import WarehouseOption, resolve_warehouse
 from .sql import LockTimeoutOption, fail
@@ -30,10 +31,18 @@ def import_corpus(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     path = resolve_warehouse(warehouse)
+    count: int | None = None
     try:
-        with open_warehouse(path, lock_timeout_s=lock_timeout) as wh:
+        with terminate_like_interrupt(), open_warehouse(path, lock_timeout_s=lock_timeout) as wh:
             count = store_corpus(wh, data, corpus, split, source=str(file))
             mentions = wh.query("SELECT mentions FROM splits WHERE corpus = ? AND split = ?", [corpus, split])[0]
     except WarehouseError as exc:
         raise fail(exc) from None
+    except InterruptedAfterCommit as exc:
+        typer.echo(f"error: {exc}: {corpus}/{split} of {path} is imported in full", err=True)
+        raise typer.Exit(128 + exc.signum) from None
+    except KeyboardInterrupt as exc:
+        state = "is imported in full" if count is not None else "is as it was: nothing was imported"
+        typer.echo(f"error: {str(exc) or 'interrupted'}: {corpus}/{split} of {path} {state}", err=True)
+        raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     typer.echo(f"imported {count} sentences, {mentions['mentions']} mentions into {corpus}/{split} of {path}")
