@@ -22,6 +22,7 @@ from transformers import PreTrainedTokenizerBase
 from .backbone import load_backbone, load_tokenizer
 from .config import TypePriorConfig
 from .generator import PointerNER, model_class
+from .tokenizer_files import tokenizer_problem
 
 WEIGHTS = "model.safetensors"
 PRIORS = "type_priors.safetensors"
@@ -175,6 +176,8 @@ def load(
 ) -> tuple[PointerNER, PreTrainedTokenizerBase, dict[str, torch.Tensor]]:
     """Model, tokenizer and type priors from a folder written by `save` (safetensors only)."""
     folder = check_folder(folder)
+    if (problem := tokenizer_problem(folder)) is not None:
+        raise ModelFolderError(problem)
     config = TypePriorConfig.from_pretrained(str(folder))
     if config.model_type != TypePriorConfig.model_type:
         raise ModelFolderError(f"model folder {folder} is a {config.model_type!r} model, not {TypePriorConfig.model_type!r}")

@@ -15,7 +15,7 @@ from .sql import LockTimeoutOption, fail
 
 
 def import_corpus(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Corpus file to import."),
+    file: Path = typer.Argument(..., help="Corpus file to import."),
     corpus: str = typer.Option(..., "--corpus", "-c", help="Corpus name, e.g. conll2003."),
     split: str = typer.Option(..., "--split", "-s", help="Split name, e.g. train, dev, test."),
     format: str | None = typer.Option(None, "--format", help="Input format (detected from the content when omitted)."),

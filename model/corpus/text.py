@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import errno
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import CorpusError
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -45,13 +50,18 @@ def read_text(path: str | Path) -> str:
 def read_bytes(path: Path, limit: int | None = None) -> bytes:
     """The file's bytes (the first `limit` of them when given); OS errors become CorpusError."""
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((k for test, k in _KINDS if test(mode)), "not a regular file")
+            raise CorpusError(f"is {kind}, not a corpus file", path)
         with path.open("rb") as f:
             return f.read() if limit is None else f.read(limit)
     except FileNotFoundError as exc:
-        raise CorpusError("no such file", path) from exc
-    except IsADirectoryError as exc:
-        raise CorpusError("is a directory, not a corpus file", path) from exc
+        what = "a symlink to a missing file" if path.is_symlink() else "no such file"
+        raise CorpusError(what, path) from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CorpusError("is a symlink loop, not a corpus file", path) from None
         raise CorpusError(f"cannot read: {exc.strerror or exc}", path) from exc
 
 
