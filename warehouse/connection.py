@@ -90,23 +90,26 @@ def check_file(path: Path, must_exist: bool) -> None:
             raise WarehouseNotFoundError(path) from None
         return
     except OSError as exc:
-        reason = "is a symlink loop" if exc.errno == errno.ELOOP else f"cannot be read: {exc.strerror or exc}"
-        raise DamagedWarehouseError(path, reason) from None
+        reason = "it is a symlink loop" if exc.errno == errno.ELOOP else f"it cannot be read: {exc.strerror or exc}"
+        raise DamagedWarehouseError(path, reason, opening=True) from None
     for test, kind in _KINDS:
         if test(st.st_mode):
-            raise DamagedWarehouseError(path, f"is {kind}, not a DuckDB file")
+            raise DamagedWarehouseError(path, f"it is {kind}, not a DuckDB file", opening=True)
     try:
         with path.open("rb") as f:
             head = f.read(len(_SQLITE_HEADER))
     except OSError as exc:
-        raise DamagedWarehouseError(path, f"cannot be read: {exc.strerror or exc}") from None
+        raise DamagedWarehouseError(path, f"it cannot be read: {exc.strerror or exc}", opening=True) from None
     if head == _SQLITE_HEADER:
-        raise DamagedWarehouseError(path, "is a SQLite database, not a DuckDB warehouse")
+        raise DamagedWarehouseError(path, "it is a SQLite database, not a DuckDB warehouse", opening=True)
 
 
-def damaged(path: Path, exc: BaseException) -> DamagedWarehouseError:
+def damaged(path: Path, exc: BaseException, opening: bool = False) -> DamagedWarehouseError:
     """The one-line error for a DuckDB failure that means the file is damaged."""
-    return DamagedWarehouseError(path, f"is damaged or not a DuckDB file: {str(exc).splitlines()[0]}")
+    first = str(exc).splitlines()[0]
+    if opening:
+        return DamagedWarehouseError(path, f"it is damaged or not a DuckDB file ({first})", opening=True)
+    return DamagedWarehouseError(path, f"is damaged: {first}")
 
 
 def connect(
@@ -134,7 +137,7 @@ def connect(
             "close that connection first, or use it instead"
         ) from exc
     except duckdb.Error as exc:
-        raise damaged(path, exc) from None
+        raise damaged(path, exc, opening=True) from None
 
 
 class Warehouse:
@@ -220,7 +223,7 @@ def open_warehouse(
         con.close()
         if not is_damage(exc):
             raise
-        raise damaged(path, exc) from None
+        raise damaged(path, exc, opening=True) from None
     except BaseException:
         con.close()
         raise

@@ -81,10 +81,10 @@ class InvalidQueryError(WarehouseError, ValueError):
 class DamagedWarehouseError(WarehouseError):
     """The warehouse file is not a (whole) DuckDB file: truncated, zeroed, another kind of file, or not a file."""
 
-    def __init__(self, path: str | Path, reason: str) -> None:
+    def __init__(self, path: str | Path, reason: str, opening: bool = False) -> None:
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"warehouse {self.path} {reason}")
+        super().__init__(f"cannot open warehouse {self.path}: {reason}" if opening else f"warehouse {self.path} {reason}")
 
 
 class QueryTimeoutError(WarehouseError):

@@ -7,7 +7,7 @@ and a mismatch becomes one `WikiAnswerError` naming the endpoint, the request an
 """
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
@@ -79,7 +79,6 @@ class Answer(_Shape):
 
 
 Query = TypeVar("Query", MembersQuery, PagesQuery)
-Kind = Literal["categorymembers", "pages"]
 
 
 def _first_problem(err: ValidationError, prefix: str) -> str:
