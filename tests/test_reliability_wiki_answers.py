@@ -134,3 +134,22 @@ def test_kb_build_prints_one_error_line_for_an_odd_answer(tmp_path: Path, monkey
                                           "--warehouse", str(tmp_path / "w.duckdb"), "--config", str(config), "-q"])
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error: live:") and result.output.count("\n") == 1
+
+
+def test_kb_build_as_a_flow_logs_the_typed_error_without_a_traceback(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.testing.utilities import prefect_test_harness
+
+    from typeprior.kb import embeddings
+
+    monkeypatch.setattr(embeddings.Encoder, "from_settings", classmethod(lambda cls, p, s: embeddings.Encoder(None, "stub")))
+    config = tmp_path / "kb.yaml"
+    config.write_text("live:\n  min_interval_s: 0.0\n  max_retries: 0\n  timeout_s: 2.0\n")
+    rewrite = SHAPES["member without ns"]
+    with FakeMediaWiki(FakeWiki.from_dirs(FIXTURE_PAGES), rewrite=rewrite) as server, prefect_test_harness():
+        result = CliRunner().invoke(app, ["kb", "build", "--flow", "--scheme", str(SCHEME), "--source",
+                                          f"api:{server.url}", "--warehouse", str(tmp_path / "w.duckdb"),
+                                          "--config", str(config), "-q"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert [line for line in result.output.splitlines() if line.startswith("error:")][0].startswith("error: live:")

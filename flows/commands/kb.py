@@ -64,7 +64,9 @@ def _build(path: Path, scheme: str, source: list[str], model: Path | None, schem
     settings = load_settings(config)
     if flow:
         from typeprior.flows.build_type_priors import build_type_priors
+        from typeprior.flows.log_filters import quiet_typed_errors
 
+        quiet_typed_errors()
         return int(build_type_priors(str(path), scheme, list(source), str(model) if model else None,
                                      str(schemes_dir) if schemes_dir else None, str(config) if config else None,
                                      progress=not quiet))
