@@ -14,6 +14,7 @@ Faults are queued with `inject(kind, times=..., retry_after=..., only=...)` and 
   "maxlag"     HTTP 200 with a maxlag error, Retry-After and X-Database-Lag, as MediaWiki sends it
   "truncated"  HTTP 200 whose JSON body is cut in half
   "trickle"    HTTP 200 whose body comes one byte every `delay` seconds (no single read ever times out)
+  "trickle_headers"  the same, but from the status line on
 `rewrite(params, body)`, when set, changes every answer before it is sent (a hostile or odd server's shapes).
 Every request is recorded (params and headers) in `requests`.
 """
@@ -34,7 +35,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 FIXTURE_PAGES = Path(__file__).resolve().parent / "fixtures" / "wiki" / "pages"
 SHARED_WIKITEXT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "wikipedia" / "wikitext"
 
-FAULT_KINDS = {"429", "500", "502", "503", "timeout", "reset", "api_error", "maxlag", "truncated", "trickle"}
+FAULT_KINDS = {"429", "500", "502", "503", "timeout", "reset", "api_error", "maxlag", "truncated", "trickle", "trickle_headers"}
 _REDIRECT = re.compile(r"^\s*#redirect\s*:?\s*\[\[([^\]|#]+)", re.IGNORECASE)
 _CATEGORY = re.compile(r"\[\[\s*category\s*:\s*([^\]|]+)", re.IGNORECASE)
 _LANGLINK = re.compile(r"\[\[([a-z]{2,3}):([^\]]+)\]\]")
@@ -245,6 +246,17 @@ class FakeMediaWiki:
                 h.wfile.flush()
                 for k in range(len(data)):
                     h.wfile.write(data[k:k + 1])
+                    h.wfile.flush()
+                    time.sleep(fault.delay)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        elif kind == "trickle_headers":
+            data = json.dumps(self._answer(params)).encode()
+            raw = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+                   .encode() + data)
+            try:
+                for k in range(len(raw)):
+                    h.wfile.write(raw[k:k + 1])
                     h.wfile.flush()
                     time.sleep(fault.delay)
             except (BrokenPipeError, ConnectionResetError):

@@ -101,9 +101,10 @@ def test_a_repeated_continue_token_stops_at_once() -> None:
         assert len(server.requests) == 2
 
 
-def test_a_trickling_server_times_out_at_the_total_deadline() -> None:
+@pytest.mark.parametrize("kind", ["trickle", "trickle_headers"])
+def test_a_trickling_server_times_out_at_the_total_deadline(kind: str) -> None:
     with FakeMediaWiki(FakeWiki.from_dirs(FIXTURE_PAGES)) as server:
-        server.inject("trickle", times=10, delay=0.2)
+        server.inject(kind, times=10, delay=0.2)
         client = MediaWikiClient(server.url, AGENT, **{**FAST, "max_retries": 0, "deadline_s": 1.5})
         started = time.monotonic()
         with pytest.raises(Exception) as err:

@@ -29,6 +29,7 @@ from ..errors import SourceUnavailableError
 from ..schemes import Scheme
 from .answers import MembersQuery, PagesQuery, Query, Revision, WikiAnswerError, parse_answer
 from .base import HarvestItem, RawPage, SkippedPage
+from .deadline import deadline_transport, request_deadline
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
         max_continue: int = 200,
         **httpx_kwargs: Any,
     ) -> None:
+        httpx_kwargs.setdefault("transport", deadline_transport())
         super().__init__(user_agent=user_agent, language=language, max_retries=0, retry_wait=retry_wait_s,
                          timeout=timeout_s, **httpx_kwargs)
         self.api_url = api_url
@@ -182,16 +184,22 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
         return float(self._backoff(retry_state))
 
     def _do_get(self, url: str, params: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
-        """One GET whose whole answer, headers and body, must arrive within `deadline_s`."""
-        deadline = time.monotonic() + self.deadline_s
+        """One GET whose whole answer, headers and body, must arrive within `deadline_s`: the transport bounds
+        every socket read by the time left, and the body is checked as it streams."""
         timeout = httpx.Timeout(min(self.timeout_s, self.deadline_s))
-        with self._client.stream("GET", url, params=params, timeout=timeout) as r:
-            body = bytearray()
-            for chunk in r.iter_raw():
-                body += chunk
-                if time.monotonic() > deadline:
-                    raise WikiDeadlineError(url, self.deadline_s)
-            whole = httpx.Response(r.status_code, headers=r.headers, content=bytes(body), request=r.request)
+        with request_deadline(self.deadline_s) as deadline:
+            try:
+                with self._client.stream("GET", url, params=params, timeout=timeout) as r:
+                    body = bytearray()
+                    for chunk in r.iter_raw():
+                        body += chunk
+                        if time.monotonic() > deadline:
+                            raise WikiDeadlineError(url, self.deadline_s)
+                    whole = httpx.Response(r.status_code, headers=r.headers, content=bytes(body), request=r.request)
+            except httpx.TimeoutException as err:
+                if time.monotonic() >= deadline - 0.05:
+                    raise WikiDeadlineError(url, self.deadline_s) from err
+                raise
         if time.monotonic() > deadline:
             raise WikiDeadlineError(url, self.deadline_s)
         return self._process_response(whole, url)
