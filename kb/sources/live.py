@@ -166,7 +166,7 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
     def _process_response(self, r: Any, url: str) -> dict[str, Any]:
         body = super()._process_response(r, url)
         if not isinstance(body, dict):
-            raise WikiInvalidJsonError(url)
+            raise WikiAnswerError(f"the answer is a JSON {type(body).__name__}, not an object", f"live:{self.api_url}")
         error = body.get("error")
         if error is not None:
             code = str(error.get("code", "unknown")) if isinstance(error, dict) else "unknown"
