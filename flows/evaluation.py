@@ -5,13 +5,13 @@ warehouse without half an evaluation (the run row is then marked failed).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
+from typeprior.model import safe_write
 from typeprior.model.corpus import Entity, Sentence
 from typeprior.model.metrics import error_breakdown, score
 from typeprior.warehouse import open_warehouse
@@ -76,11 +76,8 @@ def error_examples(gold: Sequence[Sentence], predicted: Sequence[Sequence[Entity
 
 
 def write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    """Through the one safe-write helper: aside, renamed, umask mode, no FIFO or device replaced."""
+    return safe_write.write_text(path, text)
 
 
 def evaluate_run(

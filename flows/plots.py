@@ -1,7 +1,6 @@
 """PNG plots of runs (matplotlib, Agg backend: no display needed), written aside and renamed."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -11,14 +10,14 @@ matplotlib.use("Agg")
 
 from matplotlib import pyplot as plt  # noqa: E402  (the backend is chosen before pyplot loads)
 
+from typeprior.model.safe_write import write_file  # noqa: E402
+
 
 def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        return write_file(path, lambda f: fig.savefig(f, format="png", dpi=100, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
 
 
 def learning_curve(history: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:

@@ -24,6 +24,7 @@ from typeprior.errors import TypePriorError
 from .backbone import load_backbone, load_tokenizer
 from .config import TypePriorConfig
 from .generator import PointerNER, model_class
+from .tokenizer_files import tokenizer_problem
 
 WEIGHTS = "model.safetensors"
 PRIORS = "type_priors.safetensors"
@@ -177,6 +178,8 @@ def load(
 ) -> tuple[PointerNER, PreTrainedTokenizerBase, dict[str, torch.Tensor]]:
     """Model, tokenizer and type priors from a folder written by `save` (safetensors only)."""
     folder = check_folder(folder)
+    if (problem := tokenizer_problem(folder)) is not None:
+        raise ModelFolderError(problem)
     try:
         config = TypePriorConfig.from_pretrained(str(folder))
     except (ValueError, TypeError, KeyError, AttributeError, OSError) as err:

@@ -13,6 +13,9 @@ Faults are queued with `inject(kind, times=..., retry_after=..., only=...)` and 
   "api_error"  HTTP 200 with an {"error": {...}} body (wikipedia-api would raise KeyError: 'query')
   "maxlag"     HTTP 200 with a maxlag error, Retry-After and X-Database-Lag, as MediaWiki sends it
   "truncated"  HTTP 200 whose JSON body is cut in half
+  "trickle"    HTTP 200 whose body comes one byte every `delay` seconds (no single read ever times out)
+  "trickle_headers"  the same, but from the status line on
+`rewrite(params, body)`, when set, changes every answer before it is sent (a hostile or odd server's shapes).
 Every request is recorded (params and headers) in `requests`.
 """
 from __future__ import annotations
@@ -32,7 +35,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 FIXTURE_PAGES = Path(__file__).resolve().parent / "fixtures" / "wiki" / "pages"
 SHARED_WIKITEXT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "wikipedia" / "wikitext"
 
-FAULT_KINDS = {"429", "500", "502", "503", "timeout", "reset", "api_error", "maxlag", "truncated"}
+FAULT_KINDS = {"429", "500", "502", "503", "timeout", "reset", "api_error", "maxlag", "truncated", "trickle", "trickle_headers"}
 _REDIRECT = re.compile(r"^\s*#redirect\s*:?\s*\[\[([^\]|#]+)", re.IGNORECASE)
 _CATEGORY = re.compile(r"\[\[\s*category\s*:\s*([^\]|]+)", re.IGNORECASE)
 _LANGLINK = re.compile(r"\[\[([a-z]{2,3}):([^\]]+)\]\]")
@@ -131,6 +134,7 @@ class FakeMediaWiki:
     content_page_size: int = 50      # pages whose revisions one prop answer carries
     faults: list[Fault] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    rewrite: Callable[[dict[str, str], dict[str, Any]], Any] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -205,6 +209,8 @@ class FakeMediaWiki:
         if fault is not None and self._apply_fault(h, fault, params):
             return
         body = self._answer(params)
+        if self.rewrite is not None:
+            body = self.rewrite(params, body)
         self._send(h, 200, json.dumps(body).encode(), "application/json")
 
     def _apply_fault(self, h: BaseHTTPRequestHandler, fault: Fault, params: dict[str, str]) -> bool:
@@ -230,6 +236,31 @@ class FakeMediaWiki:
                               "host": "10.64.0.1", "lag": 7, "type": "db"}, "servedby": "fake-mw"}
             self._send(h, 200, json.dumps(body).encode(), "application/json",
                        {"Retry-After": str(1 if fault.retry_after is None else fault.retry_after), "X-Database-Lag": "7"})
+        elif kind == "trickle":
+            data = json.dumps(self._answer(params)).encode()
+            try:
+                h.send_response(200)
+                h.send_header("Content-Type", "application/json")
+                h.send_header("Content-Length", str(len(data)))
+                h.end_headers()
+                h.wfile.flush()
+                for k in range(len(data)):
+                    h.wfile.write(data[k:k + 1])
+                    h.wfile.flush()
+                    time.sleep(fault.delay)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        elif kind == "trickle_headers":
+            data = json.dumps(self._answer(params)).encode()
+            raw = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+                   .encode() + data)
+            try:
+                for k in range(len(raw)):
+                    h.wfile.write(raw[k:k + 1])
+                    h.wfile.flush()
+                    time.sleep(fault.delay)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
         elif kind == "truncated":
             data = json.dumps(self._answer(params)).encode()
             self._send(h, 200, data[: max(1, len(data) // 2)], "application/json")

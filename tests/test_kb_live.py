@@ -12,6 +12,7 @@ from typeprior.kb.errors import SourceUnavailableError
 from typeprior.kb.harvest import harvest
 from typeprior.kb.schemes import load_scheme
 from typeprior.kb.sources import LiveSource, MediaWikiApiError, MediaWikiClient, RawPage, SkippedPage
+from typeprior.kb.sources.answers import MembersQuery
 from typeprior.kb.store import KBStore
 
 SCHEME = Path(__file__).resolve().parent / "fixtures" / "wiki" / "scheme_fixture.yaml"
@@ -109,7 +110,7 @@ def test_an_error_body_is_a_typed_error_not_a_key_error(server: FakeMediaWiki) -
     assert client.requests_sent == 2
     server.clear_faults()
     with pytest.raises(MediaWikiApiError, match="invalidcategory"):
-        client.query({"list": "categorymembers", "cmtitle": "Test people"}).__next__()
+        client.query({"list": "categorymembers", "cmtitle": "Test people"}, MembersQuery, "members").__next__()
 
 
 def test_retries_give_up_with_the_last_error(server: FakeMediaWiki) -> None:

@@ -54,7 +54,8 @@ def decode(raw: bytes) -> str:
 
 
 def _lines(text: str) -> list[str]:
-    return [line.rstrip(" \t\r") for line in text.split("\n")]
+    end = "\r" if "\n" not in text and "\r" in text else "\n"  # an old Mac file ends its lines in CR alone
+    return [line.rstrip(" \t\r") for line in text.split(end)]
 
 
 def _fields(line: str, tabbed: bool) -> list[str]:
@@ -525,7 +526,8 @@ def test_deeply_nested_json_is_a_corpus_error_not_a_recursion_error(tmp_path: Pa
     check_case(tmp_path / "deep.json", DEEP[name].encode(), fmt, {}, f"deep {name} as {fmt}", Tally())
     with pytest.raises(CorpusError) as info:
         read_corpus(tmp_path / "deep.json", fmt)
-    assert info.value.line == (2 if name == "second line" else 1)
+    # Read as w2ner or genia, the canonical first line of "second line" is another format's record (issue 17).
+    assert info.value.line == (2 if name == "second line" and fmt in ("jsonl", None) else 1)
 
 
 @pytest.mark.parametrize("fmt", ["bio", "conll2003", None])

@@ -1,8 +1,10 @@
 """Opening the warehouse: one DuckDB file, migrated on open, waiting a bounded time for other processes' locks."""
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import time
 from contextlib import contextmanager
 from functools import lru_cache
@@ -14,12 +16,26 @@ import yaml
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from . import migrations
-from .errors import WarehouseError, WarehouseLockedError, WarehouseNotFoundError
+from .errors import DamagedWarehouseError, WarehouseError, WarehouseLockedError, WarehouseNotFoundError
+from .signals import deferred_signals
 
 SETTINGS_FILE = Path(__file__).resolve().parent / "settings.yaml"
 LOCK_TIMEOUT_ENV = "TYPEPRIOR_LOCK_TIMEOUT_S"
 _LOCK_MESSAGE = re.compile(r"Could not set lock on file")
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+NO_AUTOLOAD: dict[str, Any] = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
+"""Every connection: DuckDB must never fetch an extension from the internet (a SQLite file would make it try)."""
+_DAMAGE = (duckdb.IOException, duckdb.SerializationException, duckdb.InternalException, duckdb.FatalException)
+
+
+def is_damage(exc: BaseException) -> bool:
+    """What DuckDB raises on a truncated or zeroed file (a bare duckdb.Error for a bad checksum); not a lock."""
+    if is_lock_conflict(exc):
+        return False
+    return isinstance(exc, _DAMAGE) or (isinstance(exc, duckdb.Error) and "Corrupt database file" in str(exc))
 
 
 @lru_cache(maxsize=1)
@@ -65,10 +81,44 @@ def _locked_error(path: Path, exc: BaseException, waited_s: float) -> WarehouseL
     return WarehouseLockedError(path, pid, command, waited_s, detail)
 
 
+def check_file(path: Path, must_exist: bool) -> None:
+    """A clear error when `path` cannot be a warehouse file: a directory, FIFO, symlink loop or a SQLite file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if must_exist:
+            raise WarehouseNotFoundError(path) from None
+        return
+    except OSError as exc:
+        reason = "it is a symlink loop" if exc.errno == errno.ELOOP else f"it cannot be read: {exc.strerror or exc}"
+        raise DamagedWarehouseError(path, reason, opening=True) from None
+    for test, kind in _KINDS:
+        if test(st.st_mode):
+            raise DamagedWarehouseError(path, f"it is {kind}, not a DuckDB file", opening=True)
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise DamagedWarehouseError(path, f"it cannot be read: {exc.strerror or exc}", opening=True) from None
+    if head == _SQLITE_HEADER:
+        raise DamagedWarehouseError(path, "it is a SQLite database, not a DuckDB warehouse", opening=True)
+
+
+def damaged(path: Path, exc: BaseException, opening: bool = False) -> DamagedWarehouseError:
+    """The one-line error for a DuckDB failure that means the file is damaged."""
+    first = str(exc).splitlines()[0]
+    if opening:
+        return DamagedWarehouseError(path, f"it is damaged or not a DuckDB file ({first})", opening=True)
+    return DamagedWarehouseError(path, f"is damaged: {first}")
+
+
 def connect(
     path: Path, *, read_only: bool, lock_timeout_s: float, config: dict[str, Any] | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect, retried while another process holds the file, then a WarehouseLockedError."""
+    """duckdb.connect without extension autoloading, retried while another process holds the file, then a
+    WarehouseLockedError."""
+    check_file(path, must_exist=read_only)
+    config = {**NO_AUTOLOAD, **(config or {})}
     started = time.monotonic()
     retrying = Retrying(
         retry=retry_if_exception(is_lock_conflict),
@@ -76,7 +126,7 @@ def connect(
         wait=wait_fixed(float(settings()["lock_poll_s"])),
     )
     try:
-        return retrying(duckdb.connect, str(path), read_only=read_only, config=config or {})
+        return retrying(duckdb.connect, str(path), read_only=read_only, config=config)
     except RetryError as exc:
         raise _locked_error(path, exc.last_attempt.exception(), time.monotonic() - started) from None
     except duckdb.ConnectionException as exc:
@@ -87,7 +137,7 @@ def connect(
             "close that connection first, or use it instead"
         ) from exc
     except duckdb.Error as exc:
-        raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
+        raise damaged(path, exc, opening=True) from None
 
 
 class Warehouse:
@@ -117,14 +167,24 @@ class Warehouse:
         self.con.execute("BEGIN TRANSACTION")
         self._in_transaction = True
         try:
-            yield self
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        else:
+            try:
+                yield self
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            else:
+                self._commit()
+            finally:
+                self._in_transaction = False
+        except duckdb.Error as exc:
+            if not is_damage(exc):
+                raise
+            raise damaged(self.path, exc) from None
+
+    def _commit(self) -> None:
+        """COMMIT with interrupts held back: one that arrives meanwhile is raised after, as InterruptedAfterCommit."""
+        with deferred_signals():
             self.con.execute("COMMIT")
-        finally:
-            self._in_transaction = False
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql, params)
@@ -149,10 +209,8 @@ def open_warehouse(
     """
     path = Path(path)
     timeout = default_lock_timeout_s() if lock_timeout_s is None else float(lock_timeout_s)
-    if read_only:
-        if not path.is_file():
-            raise WarehouseNotFoundError(path)
-    else:
+    check_file(path, must_exist=read_only)
+    if not read_only:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -161,6 +219,11 @@ def open_warehouse(
     try:
         if not read_only:
             migrations.migrate(con)
+    except duckdb.Error as exc:
+        con.close()
+        if not is_damage(exc):
+            raise
+        raise damaged(path, exc, opening=True) from None
     except BaseException:
         con.close()
         raise

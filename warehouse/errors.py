@@ -80,3 +80,32 @@ class InvalidQueryError(WarehouseError, ValueError):
         self.reason = reason
         self.query = query
         super().__init__(f"{reason}: {query.strip()[:200]}")
+
+
+class DamagedWarehouseError(WarehouseError):
+    """The warehouse file is not a (whole) DuckDB file: truncated, zeroed, another kind of file, or not a file."""
+
+    def __init__(self, path: str | Path, reason: str, opening: bool = False) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot open warehouse {self.path}: {reason}" if opening else f"warehouse {self.path} {reason}")
+
+
+class QueryTimeoutError(WarehouseError):
+    """`typeprior sql` stopped a query that ran past its statement timeout."""
+
+    def __init__(self, timeout_s: float, query: str) -> None:
+        self.timeout_s = timeout_s
+        self.query = query
+        super().__init__(f"query stopped after its timeout of {timeout_s:g} s (raise it with --timeout): "
+                         f"{query.strip()[:200]}")
+
+
+class ResultTooLargeError(WarehouseError):
+    """`typeprior sql` refused to print more rows than its result bound."""
+
+    def __init__(self, max_rows: int, query: str) -> None:
+        self.max_rows = max_rows
+        self.query = query
+        super().__init__(f"the result has more than {max_rows} rows (add a LIMIT, or raise the bound with "
+                         f"--max-rows): {query.strip()[:200]}")

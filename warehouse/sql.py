@@ -7,13 +7,14 @@ check missed still cannot write to the warehouse or anywhere else.
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 import duckdb
 
-from .connection import connect, default_lock_timeout_s
-from .errors import InvalidQueryError, WarehouseNotFoundError, WriteRefused
+from .connection import NO_AUTOLOAD, connect, default_lock_timeout_s, settings
+from .errors import InvalidQueryError, QueryTimeoutError, ResultTooLargeError, WriteRefused
 
 QUERY_TYPES = {duckdb.StatementType.SELECT}
 # PRAGMAs and table functions that only read the catalog; anything else of type PRAGMA/CALL is refused.
@@ -39,7 +40,7 @@ _CALL = re.compile(r"^\s*call\s+(?:pragma_)?(?P<name>\w+)\s*\(", re.IGNORECASE)
 
 
 def _statements(sql: str) -> list[Any]:
-    parser = duckdb.connect(":memory:")
+    parser = duckdb.connect(":memory:", config=NO_AUTOLOAD)
     try:
         return parser.extract_statements(sql)
     except duckdb.ParserException as exc:
@@ -93,27 +94,55 @@ def run_readonly(
     query: str,
     params: Sequence[Any] | dict[str, Any] | None = None,
     lock_timeout_s: float | None = None,
+    timeout_s: float | None = None,
+    max_rows: int | None = None,
 ) -> tuple[list[str], list[tuple]]:
-    """Check `query`, then run it on a read-only connection; return (column names, rows)."""
+    """Check `query`, then run it on a read-only connection; return (column names, rows).
+
+    The query is stopped after `timeout_s` (QueryTimeoutError) and a result of more than `max_rows` rows is
+    refused (ResultTooLargeError); both default to settings.yaml, and 0 means no bound.
+    """
     check_read_only(query)
     path = Path(path)
-    if not path.is_file():
-        raise WarehouseNotFoundError(path)
     timeout = default_lock_timeout_s() if lock_timeout_s is None else float(lock_timeout_s)
-    con = connect(path, read_only=True, lock_timeout_s=timeout, config={"enable_external_access": False})
+    limit_s = float(settings()["sql_timeout_s"] if timeout_s is None else timeout_s)
+    rows_bound = int(settings()["sql_max_rows"] if max_rows is None else max_rows)
+    con = connect(path, read_only=True, lock_timeout_s=timeout,
+                  config={"enable_external_access": False, "memory_limit": str(settings()["sql_memory_limit"])})
+    timer = threading.Timer(limit_s, con.interrupt) if limit_s > 0 else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         try:
-            cur = con.execute(query, params)
-        except duckdb.PermissionException as exc:
-            raise WriteRefused(str(exc).splitlines()[0], query) from None
-        except duckdb.InvalidInputException as exc:
-            if "read-only" in str(exc):
-                raise WriteRefused(str(exc).splitlines()[0], query) from None
-            raise InvalidQueryError(str(exc).splitlines()[0], query) from None
-        except duckdb.Error as exc:
-            raise InvalidQueryError(str(exc), query) from None
-        columns = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchall() if cur.description else []
-        return columns, rows
+            return _answer(con, query, params, rows_bound)
+        except duckdb.InterruptException:
+            raise QueryTimeoutError(limit_s, query) from None
     finally:
+        if timer is not None:
+            timer.cancel()
         con.close()
+
+
+def _answer(con: duckdb.DuckDBPyConnection, query: str, params: Sequence[Any] | dict[str, Any] | None,
+            max_rows: int) -> tuple[list[str], list[tuple]]:
+    """Run the checked query and fetch at most `max_rows` rows (0: all of them)."""
+    try:
+        cur = con.execute(query, params)
+        if not cur.description:
+            return [], []
+        columns = [d[0] for d in cur.description]
+        rows = cur.fetchmany(max_rows + 1) if max_rows > 0 else cur.fetchall()
+    except duckdb.InterruptException:
+        raise
+    except duckdb.PermissionException as exc:
+        raise WriteRefused(str(exc).splitlines()[0], query) from None
+    except duckdb.InvalidInputException as exc:
+        if "read-only" in str(exc):
+            raise WriteRefused(str(exc).splitlines()[0], query) from None
+        raise InvalidQueryError(str(exc).splitlines()[0], query) from None
+    except duckdb.Error as exc:
+        raise InvalidQueryError(str(exc).splitlines()[0], query) from None
+    if max_rows > 0 and len(rows) > max_rows:
+        raise ResultTooLargeError(max_rows, query)
+    return columns, rows

@@ -30,25 +30,20 @@ def build(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Harvest, type, weigh and embed entities per type; print the new build id."""
-    from typeprior.kb.build import plan_build, run_build
     from typeprior.kb.errors import KBError
-    from typeprior.kb.settings import load_settings
     from typeprior.warehouse.errors import WarehouseError
+    from typeprior.warehouse.signals import Terminated, terminate_like_interrupt
 
     path = resolve_warehouse(warehouse)
     try:
-        settings = load_settings(config)
-        if flow:
-            from typeprior.flows.build_type_priors import build_type_priors
-
-            build_id = build_type_priors(str(path), scheme, list(source), str(model) if model else None,
-                                         str(schemes_dir) if schemes_dir else None, str(config) if config else None,
-                                         progress=not quiet)
-        else:
-            plan = plan_build(scheme, list(source), settings, model, schemes_dir)
-            build_id = run_build(path, plan, progress=not quiet).build_id
+        with terminate_like_interrupt():
+            build_id = _build(path, scheme, source, model, schemes_dir, config, flow, quiet)
     except (KBError, WarehouseError) as err:
         raise fail(err) from None
+    except KeyboardInterrupt as err:
+        signum = err.signum if isinstance(err, Terminated) else 2
+        typer.echo(f"error: kb build {str(err) or 'interrupted'}; a build it started is marked failed (run again to resume)", err=True)
+        raise typer.Exit(128 + signum) from None
     from typeprior.kb.store import KBStore
 
     with KBStore.open(path, read_only=True) as store:
@@ -57,6 +52,25 @@ def build(
         typer.echo(f"warning: build {build_id} found no entity of type(s) {', '.join(empty)}: their E_t is zero "
                    "(the model reads no prior for them)", err=True)
     typer.echo(build_id)
+
+
+def _build(path: Path, scheme: str, source: list[str], model: Path | None, schemes_dir: Path | None,
+           config: Path | None, flow: bool, quiet: bool) -> int:
+    """Plan and run one build (in this process, or as the Prefect flow); its build id."""
+    from typeprior.kb.build import plan_build, run_build
+    from typeprior.kb.settings import load_settings
+
+    settings = load_settings(config)
+    if flow:
+        from typeprior.flows.build_type_priors import build_type_priors
+        from typeprior.flows.log_filters import quiet_typed_errors
+
+        quiet_typed_errors()
+        return int(build_type_priors(str(path), scheme, list(source), str(model) if model else None,
+                                     str(schemes_dir) if schemes_dir else None, str(config) if config else None,
+                                     progress=not quiet))
+    plan = plan_build(scheme, list(source), settings, model, schemes_dir)
+    return run_build(path, plan, progress=not quiet).build_id
 
 
 @app.command()

@@ -5,7 +5,6 @@ Torch and transformers are imported inside the commands so that the rest of the 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -209,15 +208,21 @@ def predict(
     from typeprior.model.persistence import ModelFolderError
     from typeprior.model.predict import Tagger
 
+    from .input_lines import BadLine, read_lines, undecodable
+
     try:
         tagger = Tagger.load(model_dir)
         if structure is not None:
             tagger.set_entity_structure(structure)
-        lines = (input.read_text(encoding="utf-8") if input is not None else sys.stdin.read()).splitlines()
+        lines = read_lines(input)
     except (ModelFolderError, OSError, UnicodeDecodeError, ValueError) as exc:
         raise _fail(exc) from None
     for k in range(0, len(lines), batch_size):
         chunk = lines[k : k + batch_size]
-        results = tagger.predict([line.split() for line in chunk] if tokens else chunk, batch_size, beams)
-        for r in results:
-            typer.echo(json.dumps(r, ensure_ascii=False))
+        good = [line for line in chunk if isinstance(line, str)]
+        results = iter(tagger.predict([line.split() for line in good] if tokens else good, batch_size, beams)
+                       if good else [])
+        for line in chunk:
+            typer.echo(json.dumps(line.answer() if isinstance(line, BadLine) else next(results), ensure_ascii=False))
+    if (error := undecodable(lines)) is not None:
+        raise _fail(error)

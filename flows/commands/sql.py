@@ -70,10 +70,15 @@ def sql(
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="Output format."),
     warehouse: Path | None = WarehouseOption,
     lock_timeout: float | None = LockTimeoutOption,
+    timeout: float | None = typer.Option(None, "--timeout", min=0, show_default=False,
+                                         help="Stop the query after this many seconds (default 60; 0: no limit)."),
+    max_rows: int | None = typer.Option(None, "--max-rows", min=0, show_default=False,
+                                        help="Refuse a result of more rows than this (default 100000; 0: no limit)."),
 ) -> None:
     """Answer a query over the warehouse; statements that would write are refused."""
     try:
-        columns, rows = run_readonly(resolve_warehouse(warehouse), query, lock_timeout_s=lock_timeout)
+        columns, rows = run_readonly(resolve_warehouse(warehouse), query, lock_timeout_s=lock_timeout,
+                                     timeout_s=timeout, max_rows=max_rows)
     except WarehouseError as exc:
         raise fail(exc) from None
     print_rows(columns, rows, format)

@@ -7,13 +7,14 @@ import typer
 from typeprior.warehouse import open_warehouse
 from typeprior.warehouse.corpora import import_corpus as store_corpus
 from typeprior.warehouse.errors import WarehouseError
+from typeprior.warehouse.signals import InterruptedAfterCommit, terminate_like_interrupt
 
 from .common import WarehouseOption, resolve_warehouse
 from .sql import LockTimeoutOption, fail
 
 
 def import_corpus(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="Corpus file to import."),
+    file: Path = typer.Argument(..., help="Corpus file to import."),
     corpus: str = typer.Option(..., "--corpus", "-c", help="Corpus name, e.g. conll2003."),
     split: str = typer.Option(..., "--split", "-s", help="Split name, e.g. train, dev, test."),
     format: str | None = typer.Option(None, "--format", help="Input format (detected from the content when omitted)."),
@@ -28,10 +29,18 @@ def import_corpus(
     except CorpusError as exc:
         raise fail(exc) from None
     path = resolve_warehouse(warehouse)
+    count: int | None = None
     try:
-        with open_warehouse(path, lock_timeout_s=lock_timeout) as wh:
+        with terminate_like_interrupt(), open_warehouse(path, lock_timeout_s=lock_timeout) as wh:
             count = store_corpus(wh, data, corpus, split, source=str(file))
             mentions = wh.query("SELECT mentions FROM splits WHERE corpus = ? AND split = ?", [corpus, split])[0]
     except WarehouseError as exc:
         raise fail(exc) from None
+    except InterruptedAfterCommit as exc:
+        typer.echo(f"error: {exc}: {corpus}/{split} of {path} is imported in full", err=True)
+        raise typer.Exit(128 + exc.signum) from None
+    except KeyboardInterrupt as exc:
+        state = "is imported in full" if count is not None else "is as it was: nothing was imported"
+        typer.echo(f"error: {str(exc) or 'interrupted'}: {corpus}/{split} of {path} {state}", err=True)
+        raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     typer.echo(f"imported {count} sentences, {mentions['mentions']} mentions into {corpus}/{split} of {path}")

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
+import os
 import re
+import stat
+import zlib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import IO, Iterator
@@ -16,14 +20,46 @@ from .base import HarvestItem, RawPage, SkippedPage
 _LANGLINK = re.compile(r"\[\[[a-z]{2,3}(?:-[a-z]+)?:[^\]]+\]\]")
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_DAMAGED = (OSError, EOFError, zlib.error)
+"""What bz2 and gzip raise on a fake or truncated stream (OSError: Invalid data stream, EOFError, zlib.error)."""
+
+
+def check_dump_file(path: Path) -> None:
+    """SourceError unless `path` is a readable regular file, naming what it is instead."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SourceError("dump file does not exist", str(path)) from None
+    except OSError as exc:
+        reason = "is a symlink loop" if exc.errno == errno.ELOOP else f"cannot be read: {exc.strerror or exc}"
+        raise SourceError(f"dump file {reason}", str(path)) from None
+    for test, kind in _KINDS:
+        if test(st.st_mode):
+            raise SourceError(f"is {kind}, not a dump file", str(path))
+    if not os.access(path, os.R_OK):
+        raise SourceError("dump file cannot be read: permission denied", str(path))
+
+
+def _magic(path: Path) -> bytes:
+    try:
+        with path.open("rb") as f:
+            return f.read(3)
+    except OSError as exc:
+        raise SourceError(f"dump file cannot be read: {exc.strerror or exc}", str(path)) from None
+
+
 def _open(path: Path) -> IO[bytes]:
-    with path.open("rb") as f:
-        magic = f.read(3)
-    if magic == b"BZh":
-        return bz2.open(path, "rb")
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.open(path, "rb")
-    return path.open("rb")
+    magic = _magic(path)
+    try:
+        if magic == b"BZh":
+            return bz2.open(path, "rb")
+        if magic[:2] == b"\x1f\x8b":
+            return gzip.open(path, "rb")
+        return path.open("rb")
+    except OSError as exc:
+        raise SourceError(f"dump file cannot be read: {exc.strerror or exc}", str(path)) from None
 
 
 def _local(tag: str) -> str:
@@ -33,8 +69,15 @@ def _local(tag: str) -> str:
 def iter_dump_pages(path: str | Path) -> Iterator[tuple[str, int, str | None, str | None]]:
     """(title, namespace, redirect title or None, wikitext or None) of every page, in file order."""
     path = Path(path)
-    if not path.is_file():
-        raise SourceError("dump file does not exist", str(path))
+    check_dump_file(path)
+    try:
+        yield from _pages(path)
+    except _DAMAGED as err:
+        what = "compressed stream" if _magic(path)[:2] in (b"BZ", b"\x1f\x8b") else "file"
+        raise DumpFormatError(f"damaged or truncated {what}: {err}", str(path)) from None
+
+
+def _pages(path: Path) -> Iterator[tuple[str, int, str | None, str | None]]:
     with _open(path) as stream:
         context = ET.iterparse(stream, events=("start", "end"))
         try:
@@ -71,9 +114,9 @@ class DumpSource:
     """Every article (namespace 0) of a dump; redirects arrive as pages whose `redirect_to` is set."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).resolve()
-        if not self.path.is_file():
-            raise SourceError("dump file does not exist", str(self.path))
+        given = Path(path)
+        check_dump_file(given)
+        self.path = given.resolve()
         self.key = f"dump:{self.path}"
 
     def partitions(self, scheme: Scheme) -> list[str | None]:

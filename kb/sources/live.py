@@ -27,7 +27,9 @@ from wikipediaapi.exceptions import (
 
 from ..errors import SourceUnavailableError
 from ..schemes import Scheme
+from .answers import MembersQuery, PagesQuery, Query, Revision, WikiAnswerError, parse_answer
 from .base import HarvestItem, RawPage, SkippedPage
+from .deadline import deadline_transport, request_deadline
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,19 @@ class MediaWikiApiError(WikipediaException):
 
 class MaxLagError(WikiRateLimitError):
     """The wiki's replicas lag more than our `maxlag`: come back after `retry_after` seconds."""
+
+
+class WikiDeadlineError(WikiHttpTimeoutError):
+    """The whole answer did not arrive within the total deadline (a server trickling bytes never trips a per-read
+    timeout)."""
+
+    def __init__(self, url: str, deadline_s: float) -> None:
+        super().__init__(url)
+        self.deadline_s = deadline_s
+
+
+class WikiConnectionResetError(WikiConnectionError):
+    """The server closed or reset the connection before a complete answer (not a timeout, not a refused connect)."""
 
 
 _TRANSIENT_API_ERRORS = ("internal_api_error", "readonly", "ratelimited", "maxlag")
@@ -80,8 +95,12 @@ def describe_failure(err: WikipediaException) -> str:
         return f"MediaWiki API error {err.code!r} from {url}: {err.info}"
     if isinstance(err, WikiHttpError):
         return f"HTTP {err.status_code} from {url}"
+    if isinstance(err, WikiDeadlineError):
+        return f"no complete answer from {url} within the total deadline of {err.deadline_s:g} s"
     if isinstance(err, WikiHttpTimeoutError):
         return f"timed out waiting for {url}"
+    if isinstance(err, WikiConnectionResetError):
+        return f"the connection to {url} was reset or closed before a complete answer"
     if isinstance(err, WikiConnectionError):
         return f"could not connect to {url}"
     if isinstance(err, WikiInvalidJsonError):
@@ -112,8 +131,11 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
         retry_wait_s: float = 1.0,
         max_wait_s: float = 60.0,
         timeout_s: float = 20.0,
+        deadline_s: float = 120.0,
+        max_continue: int = 200,
         **httpx_kwargs: Any,
     ) -> None:
+        httpx_kwargs.setdefault("transport", deadline_transport())
         super().__init__(user_agent=user_agent, language=language, max_retries=0, retry_wait=retry_wait_s,
                          timeout=timeout_s, **httpx_kwargs)
         self.api_url = api_url
@@ -122,6 +144,9 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
         self.max_retries = max_retries
         self.retry_wait_s = retry_wait_s
         self.max_wait_s = max_wait_s
+        self.timeout_s = timeout_s
+        self.deadline_s = deadline_s
+        self.max_continue = max_continue
         self.requests_sent = 0
         self._throttle = _Throttle.for_url(api_url)
         self._backoff = wait_exponential_jitter(initial=retry_wait_s, max=max_wait_s, jitter=retry_wait_s)
@@ -131,7 +156,8 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
         return cls(
             api_url or live["api_url"], live["user_agent"], min_interval_s=live["min_interval_s"],
             maxlag=live["maxlag"], max_retries=live["max_retries"], retry_wait_s=live["retry_wait_s"],
-            max_wait_s=live["max_wait_s"], timeout_s=live["timeout_s"], **httpx_kwargs,
+            max_wait_s=live["max_wait_s"], timeout_s=live["timeout_s"], deadline_s=live["deadline_s"],
+            max_continue=live["max_continue"], **httpx_kwargs,
         )
 
     def _build_url(self, language: str) -> str:  # type: ignore[override]
@@ -140,7 +166,7 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
     def _process_response(self, r: Any, url: str) -> dict[str, Any]:
         body = super()._process_response(r, url)
         if not isinstance(body, dict):
-            raise WikiInvalidJsonError(url)
+            raise WikiAnswerError(f"the answer is a JSON {type(body).__name__}, not an object", f"live:{self.api_url}")
         error = body.get("error")
         if error is not None:
             code = str(error.get("code", "unknown")) if isinstance(error, dict) else "unknown"
@@ -157,13 +183,38 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
             return float(min(exc.retry_after, self.max_wait_s))
         return float(self._backoff(retry_state))
 
+    def _do_get(self, url: str, params: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        """One GET whose whole answer, headers and body, must arrive within `deadline_s`: the transport bounds
+        every socket read by the time left, and the body is checked as it streams."""
+        timeout = httpx.Timeout(min(self.timeout_s, self.deadline_s))
+        with request_deadline(self.deadline_s) as deadline:
+            try:
+                with self._client.stream("GET", url, params=params, timeout=timeout) as r:
+                    body = bytearray()
+                    for chunk in r.iter_raw():
+                        body += chunk
+                        if time.monotonic() > deadline:
+                            raise WikiDeadlineError(url, self.deadline_s)
+                    whole = httpx.Response(r.status_code, headers=r.headers, content=bytes(body), request=r.request)
+            except httpx.TimeoutException as err:
+                if time.monotonic() >= deadline - 0.05:
+                    raise WikiDeadlineError(url, self.deadline_s) from err
+                raise
+        if time.monotonic() > deadline:
+            raise WikiDeadlineError(url, self.deadline_s)
+        return self._process_response(whole, url)
+
     def _attempt(self, url: str, params: dict[str, Any]) -> dict[str, Any]:
         self._throttle.wait(self.min_interval_s)
         self.requests_sent += 1
         try:
             return self._do_get(url, params)
-        except httpx.TransportError as err:
+        except httpx.TimeoutException as err:
+            raise WikiHttpTimeoutError(url) from err
+        except httpx.ConnectError as err:
             raise WikiConnectionError(url) from err
+        except httpx.TransportError as err:
+            raise WikiConnectionResetError(url) from err
 
     def _get(self, language: str, params: dict[str, Any]) -> dict[str, Any]:
         url = self._build_url(language)
@@ -179,16 +230,24 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
         )
         return retryer(self._attempt, url, params)  # type: ignore[no-any-return]
 
-    def query(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Each answer of an action=query, following `continue` until MediaWiki says it is complete."""
+    def query(self, params: dict[str, Any], model: type[Query], what: str) -> Iterator[Query]:
+        """The validated `query` of each answer, following `continue` until MediaWiki says it is complete, for at
+        most `max_continue` rounds and never twice with the same token."""
         params = {"action": "query", "formatversion": 1, **params}
-        while True:
-            body = self._get(self.language, params)
-            yield body
-            cont = body.get("continue")
+        where = f"live:{self.api_url}"
+        seen: set[tuple[tuple[str, Any], ...]] = set()
+        for _ in range(1 + self.max_continue):
+            query, cont = parse_answer(self._get(self.language, params), model, what, where)
+            yield query
             if not cont:
                 return
+            token = tuple(sorted(cont.items()))
+            if token in seen:
+                raise WikiAnswerError(f"{what}: MediaWiki sent the same continue token twice ({dict(token)})", where)
+            seen.add(token)
             params = {**params, **cont}
+        raise WikiAnswerError(f"{what}: still incomplete after {self.max_continue} continue rounds (the most "
+                              "allowed, live.max_continue)", where)
 
     def category_members(self, category: str, limit: int) -> list[tuple[int, str]]:
         """(namespace, title) of up to `limit` articles and sub-categories of `category` ('Category:...')."""
@@ -197,9 +256,9 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
         out: list[tuple[int, str]] = []
         params = {"list": "categorymembers", "cmtitle": category, "cmnamespace": "0|14",
                   "cmtype": "page|subcat", "cmlimit": max(1, min(limit, 500))}
-        for body in self.query(params):
-            for m in body.get("query", {}).get("categorymembers", []):
-                out.append((int(m["ns"]), m["title"]))
+        for query in self.query(params, MembersQuery, f"list=categorymembers of {category!r}"):
+            for m in query.categorymembers:
+                out.append((m.ns, m.title))
                 if len(out) >= limit:
                     return out
         return out
@@ -211,13 +270,13 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
             "rvprop": "content", "rvslots": "main", "pvipdays": pageview_days, "lllimit": "max", "redirects": 1,
         }
         merged: dict[str, Any] = {"normalized": {}, "redirects": {}, "pages": {}}
-        for body in self.query(params):
-            q = body.get("query", {})
-            merged["normalized"].update({n["from"]: n["to"] for n in q.get("normalized", [])})
-            merged["redirects"].update({r["from"]: r["to"] for r in q.get("redirects", [])})
-            for pid, page in q.get("pages", {}).items():
+        what = f"prop=revisions of {len(titles)} titles from {titles[0]!r}" if titles else "prop=revisions"
+        for q in self.query(params, PagesQuery, what):
+            merged["normalized"].update({n.from_: n.to for n in q.normalized})
+            merged["redirects"].update({r.from_: r.to for r in q.redirects})
+            for pid, page in q.pages.items():
                 held = merged["pages"].setdefault(pid, {})
-                for key, value in page.items():
+                for key, value in page.model_dump(exclude_unset=True).items():
                     if isinstance(value, list) and isinstance(held.get(key), list):
                         held[key] = held[key] + value
                     elif isinstance(value, dict) and isinstance(held.get(key), dict):
@@ -229,12 +288,7 @@ class MediaWikiClient(wikipediaapi.Wikipedia):
 
 def _wikitext(page: dict[str, Any]) -> str | None:
     revisions = page.get("revisions") or []
-    if not revisions:
-        return None
-    rev = revisions[0]
-    slot = rev.get("slots", {}).get("main", rev)
-    text = slot.get("*", slot.get("content"))
-    return text if isinstance(text, str) else None
+    return Revision.model_validate(revisions[0]).text() if revisions else None
 
 
 class LiveSource:

@@ -32,7 +32,8 @@ def detect_format(path: str | Path) -> str:
     if len(raw) <= _SAMPLE_BYTES:
         return detect_text(decode(raw, p), p)
     raw = raw[:_SAMPLE_BYTES]
-    return detect_text(decode_prefix(raw[: raw.rfind(b"\n") + 1] or raw, p), p)
+    cut = max(raw.rfind(b"\n"), raw.rfind(b"\r")) + 1
+    return detect_text(decode_prefix(raw[:cut] or raw, p), p)
 
 
 def _json_format(record: Any, path: Any, line: int) -> str:

@@ -140,30 +140,49 @@ def _int(value: Any, what: str, path: Any, line: int) -> int:
     return value
 
 
+def _shown(indices: list[int]) -> str:
+    """Indices for a message: a long list is cut, so a hostile entity cannot make a huge error."""
+    if len(indices) <= 8:
+        return str(indices)
+    return f"[{', '.join(map(str, indices[:4]))}, ... {indices[-1]}] ({len(indices)} indices)"
+
+
 def _entity(indices: list[int], type_: Any, n: int, path: Any, line: int, strictly_sorted: bool = True) -> Entity:
-    _expect(isinstance(type_, str) and type_.strip() != "", f"entity {indices} has an empty type", path, line)
+    _expect(isinstance(type_, str) and type_.strip() != "", f"entity {_shown(indices)} has an empty type", path, line)
     bad = [i for i in indices if not 0 <= i < n]
-    _expect(not bad, f"entity {indices} ({type_}): index {bad[0] if bad else ''} out of range for {n} tokens", path, line)
+    _expect(not bad, f"entity {_shown(indices)} ({type_}): index {bad[0] if bad else ''} out of range for {n} tokens",
+            path, line)
     try:
         return Entity(tuple(indices), type_) if strictly_sorted else Entity.of(indices, type_)
     except EntityError as exc:
         raise EntityError(exc.reason, path, line) from None
 
 
-def _records(text: str, path: Any) -> list[tuple[int, dict]]:
+_ENTITY_LISTS = {"w2ner": "ner", "genia": "entity_mentions", "jsonl": "entities"}
+"""The key holding each JSON format's entities: a record with another format's key was given the wrong --format."""
+
+
+def _records(text: str, path: Any, format: str) -> list[tuple[int, dict]]:
+    own = _ENTITY_LISTS[format]
     out = []
     for line, record in json_records(text, path):
         _expect(isinstance(record, dict), f"expected a JSON object, got {type(record).__name__}", path, line)
+        if own not in record:
+            other = next((f for f, key in _ENTITY_LISTS.items() if key in record and f != format), None)
+            if other is not None:
+                raise CorpusError(f"the record has {_ENTITY_LISTS[other]!r}, not {own!r}: it is {other}, not "
+                                  f"{format} (pass --format {other}, or omit --format)", path, line)
         out.append((line, record))
     return out
 
 
-def _read_index_records(text: str, path: Any, tokens_key: str, list_key: str, index_key: str, item: str,
+def _read_index_records(text: str, path: Any, format: str, tokens_key: str, index_key: str, item: str,
                         id_key: str | None) -> list[Sentence]:
     """JSON records holding tokens and a list of {index list, type} items (W2NER and the canonical format)."""
     out = []
-    for line, r in _records(text, path):
+    for line, r in _records(text, path, format):
         tokens = _tokens(r, tokens_key, path, line)
+        list_key = _ENTITY_LISTS[format]
         raw = r.get(list_key, [])
         _expect(isinstance(raw, list), f"'{list_key}' must be a list", path, line)
         entities = []
@@ -179,7 +198,7 @@ def _read_index_records(text: str, path: Any, tokens_key: str, list_key: str, in
 
 def read_w2ner(text: str, path: Any = None) -> list[Sentence]:
     """W2NER JSON: `{"sentence": [...], "ner": [{"index": [ascending ids], "type": T}]}`, as a list or JSON lines."""
-    return _read_index_records(text, path, "sentence", "ner", "index", "a 'ner' item", None)
+    return _read_index_records(text, path, "w2ner", "sentence", "index", "a 'ner' item", None)
 
 
 def _squeeze(s: str) -> str:
@@ -193,7 +212,7 @@ def read_genia(text: str, path: Any = None, *, check_text: bool = True) -> list[
     shifted offsets, which would otherwise pass unnoticed.
     """
     out = []
-    for line, r in _records(text, path):
+    for line, r in _records(text, path, "genia"):
         tokens = _tokens(r, "tokens", path, line)
         mentions = r.get("entity_mentions", [])
         _expect(isinstance(mentions, list), "'entity_mentions' must be a list", path, line)
@@ -203,6 +222,8 @@ def read_genia(text: str, path: Any = None, *, check_text: bool = True) -> list[
             start = _int(m.get("start"), "'start'", path, line)
             end = _int(m.get("end"), "'end'", path, line)
             _expect(start < end, f"mention [{start}, {end}) is empty ('end' is exclusive)", path, line)
+            _expect(0 <= start and end <= len(tokens),
+                    f"mention [{start}, {end}) out of range for {len(tokens)} tokens", path, line)
             entity = _entity(list(range(start, end)), m.get("entity_type"), len(tokens), path, line)
             if check_text and isinstance(m.get("text"), str):
                 got = " ".join(tokens[start:end])
@@ -216,7 +237,7 @@ def read_genia(text: str, path: Any = None, *, check_text: bool = True) -> list[
 
 def read_jsonl(text: str, path: Any = None) -> list[Sentence]:
     """The project's canonical JSON lines: `{"tokens", "entities": [{"indices", "type"}], "id"?}`."""
-    return _read_index_records(text, path, "tokens", "entities", "indices", "an entity", "id")
+    return _read_index_records(text, path, "jsonl", "tokens", "indices", "an entity", "id")
 
 
 _SPANS = re.compile(r"^\d+,\d+(,\d+,\d+)*$")

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import errno
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import CorpusError
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
@@ -45,13 +50,18 @@ def read_text(path: str | Path) -> str:
 def read_bytes(path: Path, limit: int | None = None) -> bytes:
     """The file's bytes (the first `limit` of them when given); OS errors become CorpusError."""
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((k for test, k in _KINDS if test(mode)), "not a regular file")
+            raise CorpusError(f"is {kind}, not a corpus file", path)
         with path.open("rb") as f:
             return f.read() if limit is None else f.read(limit)
     except FileNotFoundError as exc:
-        raise CorpusError("no such file", path) from exc
-    except IsADirectoryError as exc:
-        raise CorpusError("is a directory, not a corpus file", path) from exc
+        what = "a symlink to a missing file" if path.is_symlink() else "no such file"
+        raise CorpusError(what, path) from exc
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise CorpusError("is a symlink loop, not a corpus file", path) from None
         raise CorpusError(f"cannot read: {exc.strerror or exc}", path) from exc
 
 
@@ -66,23 +76,34 @@ def decode_prefix(raw: bytes, path: str | Path | None = None) -> str:
     return decode(raw, path)
 
 
+def line_end(text: str) -> str:
+    """The file's line end: "\\n" (which also ends CRLF lines), or "\\r" in an old Mac file that has no "\\n".
+
+    Detected once per file, so a stray CR inside a Unix or Windows line stays part of that line.
+    """
+    return "\r" if "\n" not in text and "\r" in text else "\n"
+
+
 def numbered_lines(text: str) -> list[tuple[int, str]]:
     """(1-based number, line) pairs without line ends or trailing spaces and tabs.
 
-    Splits on "\\n" only: str.splitlines would also split on U+2028, U+0085 and other characters
-    that occur inside real tokens.
+    Splits on the file's line end only: str.splitlines would also split on U+2028, U+0085 and other
+    characters that occur inside real tokens.
     """
-    return [(n, line.rstrip(" \t\r")) for n, line in enumerate(text.split("\n"), 1)]
+    return [(n, line.rstrip(" \t\r")) for n, line in enumerate(text.split(line_end(text)), 1)]
 
 
 class LineIndex:
     """Maps character offsets of a text to 1-based line numbers."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._starts = [0] + [m.end() for m in re.finditer(re.escape(line_end(text)), text)]
 
     def line(self, offset: int) -> int:
         return bisect.bisect_right(self._starts, offset)
+
+    def column(self, offset: int) -> int:
+        return offset - self._starts[self.line(offset) - 1] + 1
 
 
 def json_records(text: str, path: str | Path | None = None) -> Iterator[tuple[int, Any]]:
@@ -100,7 +121,8 @@ def json_records(text: str, path: str | Path | None = None) -> Iterator[tuple[in
         try:
             return decoder.raw_decode(text, i)
         except json.JSONDecodeError as exc:
-            raise CorpusError(f"invalid JSON: {exc.msg} (column {exc.colno})", path, exc.lineno) from exc
+            raise CorpusError(f"invalid JSON: {exc.msg} (column {index.column(exc.pos)})", path,
+                              index.line(exc.pos)) from exc
         except RecursionError:
             raise CorpusError("invalid JSON: a value nested too deeply to be a corpus record", path,
                               index.line(i)) from None

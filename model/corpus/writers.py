@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from ..safe_write import write_text
 from . import tagging
 from .document import Corpus, Entity, Kind, Sentence
 from .errors import CorpusError, UnknownFormatError, UnwritableError
@@ -19,28 +18,11 @@ from .formats import WRITABLE_FORMATS
 
 
 def write_aside(path: str | Path, chunks: Iterable[str]) -> Path:
-    """Write text to a temporary file next to `path`, fsync it, then rename it over `path`."""
-    target = Path(path)
-    if target.is_dir():
-        raise CorpusError("is a directory; give a file name to write", target)
+    """Write text through the one safe-write helper (aside, then renamed; see model/safe_write.py)."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        return write_text(path, chunks)
     except OSError as exc:
-        raise CorpusError(f"cannot write: {exc.strerror or exc}", target) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for chunk in chunks:
-                f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise CorpusError(f"cannot write: {exc.strerror or exc}", target) from exc
-        raise
-    return target
+        raise CorpusError(exc.strerror or str(exc), path) from exc
 
 
 def _where(k: int, s: Sentence) -> str:
