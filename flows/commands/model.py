@@ -141,6 +141,16 @@ def train(
                            "priors_build": outcome.priors_build, "warehouse": str(wh)}))
 
 
+def report_path(corpus: str, split: str) -> Path:
+    """Where an evaluation's Markdown report goes by default: runs/reports, named as the flows name it."""
+    import time
+
+    from typeprior.flows.config import output_dir
+
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6:06d}"
+    return output_dir("reports") / f"evaluation-{corpus}-{split}-{stamp}.md"
+
+
 def corpus_name(train_file: Path) -> str:
     """A corpus name from a training file: its name without suffix, or its folder's for split-named files
     (`data/cadec/train.json` is `cadec`)."""
@@ -178,7 +188,7 @@ def evaluate(
             if corpus is None:
                 raise typer.BadParameter("--warehouse records the evaluation under a corpus name: give --corpus too")
             folder = resolve_model_dir(model_dir)
-            path = report if report is not None else folder.parent / f"evaluation-{corpus}-{split}.md"
+            path = report if report is not None else report_path(corpus, split)
             outcome = evaluate_run(resolve_warehouse(warehouse), folder, corpus, split, sentences, path,
                                    source=str(data), batch_size=batch_size, num_beams=beams, progress=False,
                                    entity_structure=structure)
