@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from typeprior.errors import INTERNAL, TypePriorError, exit_code
+from typeprior.errors import DEBUG_ENV, exit_code, one_line
 
 from .commands import data, kb, model, pipeline, sql, warehouse_import
 
@@ -54,23 +54,15 @@ def is_usage_error(error: BaseException) -> bool:
     return isinstance(error, CLICK_EXCEPTION)
 
 
-def message(error: BaseException) -> str:
-    """The one line a failed command prints."""
-    if isinstance(error, KeyboardInterrupt):
-        return "interrupted"
-    text = " ".join(str(error).split()) or type(error).__name__
-    if isinstance(error, TypePriorError) or exit_code(error) != INTERNAL:
-        return text
-    return f"internal error: {type(error).__name__}: {text} (rerun with --debug for the traceback)"
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; errors become one line and an exit code unless --debug is given (anywhere)."""
     os.environ.setdefault(EPHEMERAL_STARTUP, "120")
     args = list(sys.argv[1:] if argv is None else argv)
     debug = DEBUG in args
     args = [a for a in args if a != DEBUG]
-    if not debug:
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+    else:
         quiet_flow_tracebacks()
     try:
         code = app(args=args, prog_name="typeprior", standalone_mode=False)
@@ -85,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(error.exit_code)  # type: ignore[attr-defined]
         if debug or isinstance(error, SystemExit):
             raise
-        typer.echo(f"error: {message(error)}", err=True)
+        typer.echo(f"error: {one_line(error)}", err=True)
         sys.exit(exit_code(error))
     sys.exit(code if isinstance(code, int) else 0)
 

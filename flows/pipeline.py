@@ -65,8 +65,7 @@ def pipeline_flow(
     trained = train_flow(
         corpus=corpus, variant=variant, backbone=backbone, priors=str(build_id) if build_id else "latest", w=w,
         scheme=scheme, epochs=epochs if epochs is not None else (p["epochs"] if demo else None),
-        batch_size=batch_size if batch_size is not None else (p["batch_size"] if demo else None), device=device,
-        training=training if training is not None else (p.get("training") if demo else None),
+        batch_size=batch_size, device=device, training=training,
         warehouse=wh, models_dir=models_dir, progress=progress,
     )
     split = "test" if "test" in sources else "dev"

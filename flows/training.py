@@ -48,12 +48,13 @@ class TrainSpec:
     training_file: str | None = None
 
     def __post_init__(self) -> None:
-        from typeprior.model.config import MODEL_KEYS
+        from typeprior.model.config import MODEL_KEYS, check_overrides
 
         check_variant(self.variant)
         unknown = sorted(set(self.model) - set(MODEL_KEYS))
         if unknown:
             raise FlowConfigError(f"model settings {unknown} are not model settings (known: {', '.join(MODEL_KEYS)})")
+        check_overrides(self.model)
         if self.w is not None and not (math.isfinite(float(self.w)) and float(self.w) >= 0):
             raise FlowConfigError(f"relation weight w must be a finite number >= 0, got {self.w!r}")
 

@@ -61,7 +61,7 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 class ModelSettings(BaseModel):
     """The ranges of the model's settings, checked once whenever a config is made or loaded."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
 
     variant: str
     entity_types: list[Annotated[str, Field(strict=True, min_length=1)]]
@@ -82,6 +82,18 @@ class ModelSettings(BaseModel):
     num_beams: Positive
     length_penalty: Annotated[float, Field(allow_inf_nan=False)]
     entity_structure: Literal["flat", "nested", "discontinuous"] | None = None
+
+
+def check_overrides(values: dict[str, Any]) -> None:
+    """Check only the settings given (a run's `--set` items), before any model exists."""
+    blank = ModelSettings.model_construct()
+    for key, value in values.items():
+        if key in ModelSettings.model_fields:
+            try:
+                setattr(blank, key, value)
+            except ValidationError as err:
+                e = err.errors()[0]
+                raise ModelConfigError(f"model setting {key}: {e['msg']} (got {value!r})") from None
 
 
 def check_settings(values: dict[str, Any]) -> None:

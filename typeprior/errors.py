@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+DEBUG_ENV = "TYPEPRIOR_DEBUG"  # set by `typeprior --debug`: errors keep their tracebacks
 BAD_INPUT = 2
 LOCKED = 75
 INTERNAL = 1
@@ -33,6 +34,18 @@ def exit_code(error: BaseException) -> int:
         return INTERRUPTED
     if isinstance(error, TypePriorError):
         return error.exit_code
+    if isinstance(error, KeyError):  # a missing key is our bug, not the user's input
+        return INTERNAL
     if isinstance(error, (ValueError, LookupError, OSError, UnicodeError)):
         return BAD_INPUT
     return INTERNAL
+
+
+def one_line(error: BaseException) -> str:
+    """The line a failed command prints: the message of a user error, or the type of a bug with a hint."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    text = " ".join(str(error).split()) or type(error).__name__
+    if exit_code(error) != INTERNAL:
+        return text
+    return f"internal error: {type(error).__name__}: {text} (rerun with --debug for the traceback)"

@@ -27,7 +27,9 @@ def resolve_warehouse(path: Path | None) -> Path:
 
 def fail(exc: BaseException) -> typer.Exit:
     """Print the error as one line on stderr and return the Exit of its code (typeprior.errors' table)."""
-    from typeprior.errors import exit_code
+    from typeprior.errors import DEBUG_ENV, exit_code, one_line
 
-    typer.echo(f"error: {' '.join(str(exc).split()) or type(exc).__name__}", err=True)
+    if os.environ.get(DEBUG_ENV):
+        raise exc
+    typer.echo(f"error: {one_line(exc)}", err=True)
     return typer.Exit(code=exit_code(exc))
