@@ -2,19 +2,21 @@
 
 Every error ends the same way, whichever command raised it: one line `error: ...` on stderr and the exit code of
 typeprior.errors' table (2 bad input, 75 warehouse held by another process, 130 interrupted). `--debug` shows
-the traceback instead, and lets Prefect's flow logs keep theirs.
+the traceback instead, and lets Prefect's flow logs keep the tracebacks of typed errors (flows/log_filters.py).
 """
 from __future__ import annotations
 
-import logging
 import os
+import signal
 import sys
 
 import typer
 
-from typeprior.errors import DEBUG_ENV, exit_code, one_line
+from typeprior.errors import DEBUG_ENV, INTERRUPTED, exit_code, one_line
+from typeprior.warehouse.signals import received, terminate_like_interrupt
 
 from .commands import data, kb, model, pipeline, sql, warehouse_import
+from .log_filters import quiet_typed_errors
 
 app = typer.Typer(
     name="typeprior",
@@ -35,20 +37,6 @@ EPHEMERAL_STARTUP = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"  # Prefec
 CLICK_EXCEPTION = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
-class _NoTraceback(logging.Filter):
-    """Keep Prefect's one-line failure messages but not the tracebacks they carry (the CLI prints the reason)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.exc_info = None
-        record.exc_text = None
-        return True
-
-
-def quiet_flow_tracebacks() -> None:
-    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine", "prefect"):
-        logging.getLogger(name).addFilter(_NoTraceback())
-
-
 def is_usage_error(error: BaseException) -> bool:
     """A bad option or argument (click's UsageError family, which typer vendors): click prints it itself."""
     return isinstance(error, CLICK_EXCEPTION)
@@ -63,14 +51,15 @@ def main(argv: list[str] | None = None) -> None:
     if debug:
         os.environ[DEBUG_ENV] = "1"
     else:
-        quiet_flow_tracebacks()
+        quiet_typed_errors()
     try:
-        code = app(args=args, prog_name="typeprior", standalone_mode=False)
+        with terminate_like_interrupt():  # SIGTERM ends a run as Ctrl-C does: cancelled, resumable
+            code = app(args=args, prog_name="typeprior", standalone_mode=False)
     except typer.Exit as done:
         sys.exit(done.exit_code)
-    except typer.Abort:
+    except typer.Abort as stopped:  # click's form of a KeyboardInterrupt (Ctrl-C, or SIGTERM as Terminated)
         typer.echo("error: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(exit_code(stopped.__cause__ or KeyboardInterrupt()))
     except BaseException as error:  # noqa: BLE001 - the CLI boundary: every error ends in one line
         if is_usage_error(error):
             error.show()  # type: ignore[attr-defined]
@@ -79,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"error: {one_line(error)}", err=True)
         sys.exit(exit_code(error))
+    if code == INTERRUPTED:  # typer turned a KeyboardInterrupt (Ctrl-C, or SIGTERM as Terminated) into 130
+        signum = received[-1] if received else signal.SIGINT
+        typer.echo(f"error: interrupted by {signal.Signals(signum).name}", err=True)
+        sys.exit(128 + signum)
     sys.exit(code if isinstance(code, int) else 0)
 
 

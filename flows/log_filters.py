@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from typeprior.kb.errors import KBError
-from typeprior.model.corpus.errors import CorpusError
-from typeprior.warehouse.errors import WarehouseError
+from typeprior.errors import TypePriorError
 
-TYPED_ERRORS = (KBError, WarehouseError, CorpusError)
+TYPED_ERRORS = (TypePriorError,)
 PREFECT_RUN_LOGGERS = ("prefect.task_runs", "prefect.flow_runs")
 
 

@@ -9,7 +9,7 @@ TypePriorError, so the command line ends each in one line, `error: ...`, with th
 | 1 | an internal error (a bug: rerun with --debug for the traceback) |
 | 2 | bad input: a file, an option, a setting, a model folder, a corpus or a build that is not what it should be |
 | 75 | the warehouse is held by another process (EX_TEMPFAIL: try again later) |
-| 130 | interrupted (Ctrl-C or SIGTERM); a training run can be resumed with --resume |
+| 130, 143 | interrupted by Ctrl-C (SIGINT) or SIGTERM; a training run ends `cancelled` and resumes with --resume |
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class TypePriorError(Exception):
 def exit_code(error: BaseException) -> int:
     """The exit code of an error that ends a command."""
     if isinstance(error, (KeyboardInterrupt, SystemExit)):
-        return INTERRUPTED
+        return 128 + int(getattr(error, "signum", 2))
     if isinstance(error, TypePriorError):
         return error.exit_code
     if isinstance(error, KeyError):  # a missing key is our bug, not the user's input

@@ -32,6 +32,9 @@ class InterruptedAfterCommit(KeyboardInterrupt):
         super().__init__(f"interrupted by {signal.Signals(signum).name} after the commit")
 
 
+received: list[int] = []  # the terminating signals this process got, for callers that see only an exit code
+
+
 def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
@@ -44,6 +47,7 @@ def terminate_like_interrupt() -> Iterator[None]:
         return
 
     def handler(signum: int, frame: Any) -> None:
+        received.append(signum)
         raise Terminated(signum)
 
     previous = {s: signal.signal(s, handler) for s in _TERMINATING}
