@@ -1,6 +1,8 @@
 """Training: AdamW with two learning rates, warm-up and linear decay, clipping, best epoch by dev F1.
 
-Runs on CPU, or on a GPU with mixed precision when one is present. Every epoch ends with a checkpoint
+Runs on CPU or GPU, with bf16 autocast where the device computes bf16 natively (`mixed_precision`,
+model/precision.py; weights, gradients and optimizer state stay float32), and batches bucketed by length
+(`bucket_batches`). Every epoch ends with a checkpoint
 (model folder + optimizer, scheduler and trainer state, all safetensors/JSON, written aside and
 renamed), so an interrupted run resumes at the next epoch. Shuffling and dropout are seeded per epoch,
 so a resumed run sees the same batches as an uninterrupted one. Under `torchrun` the same loop runs data-parallel
@@ -23,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from . import persistence
+from . import persistence, precision
 from .batching import encode_sentences
 from .corpus.document import Sentence, entity_structure
 from .distributed import DataParallel
@@ -58,7 +60,8 @@ class TrainingConfig:
     seed: int = 42
     num_beams: int | None = None
     device: str = "auto"
-    mixed_precision: bool = True
+    mixed_precision: str | bool = "auto"
+    bucket_batches: int = 0
     progress: bool = True
 
     @classmethod
@@ -77,6 +80,12 @@ class TrainingConfig:
         cfg = cls(**data)
         if cfg.epochs < 1 or cfg.batch_size < 1:
             raise TrainingError(f"epochs and batch_size must be positive (got {cfg.epochs}, {cfg.batch_size})")
+        try:
+            precision.normalise(cfg.mixed_precision)
+        except precision.PrecisionError as err:
+            raise TrainingError(str(err)) from err
+        if cfg.bucket_batches < 0:
+            raise TrainingError(f"bucket_batches must be 0 (off) or a positive number of batches (got {cfg.bucket_batches})")
         return cfg
 
     def resolve_device(self) -> torch.device:
@@ -160,10 +169,9 @@ class Trainer:
         self.device = self.dp.device(config.resolve_device())
         self.model = tagger.model.to(self.device)
         self.step_model = self.dp.wrap(self.model)  # DDP under torchrun; save and evaluate self.model
-        self.amp_dtype: torch.dtype | None = None
-        if self.device.type == "cuda" and config.mixed_precision:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.amp_dtype = precision.amp_dtype(config.mixed_precision, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        tagger.mixed_precision = config.mixed_precision  # dev evaluation decodes alike
 
     def _check(self, sentences: Sequence[Sentence]) -> None:
         types = set(self.tagger.vocab.types)
@@ -175,12 +183,14 @@ class Trainer:
                     )
 
     def _batches(self, sentences: Sequence[Sentence], epoch: int) -> list[list[Sentence]]:
-        """This process's share of each global batch (all of it on one process), seeded per epoch."""
-        return self.dp.batches(sentences, self.cfg.batch_size, self.cfg.seed, epoch)
+        """This process's share of each global batch (all of it on one process), seeded per epoch; bucketed by
+        length in words when `bucket_batches` is set (the same batches on every resume)."""
+        lengths = [len(s.tokens) for s in sentences] if self.cfg.bucket_batches else None
+        return self.dp.batches(sentences, self.cfg.batch_size, self.cfg.seed, epoch, lengths, self.cfg.bucket_batches)
 
     def _step(self, batch: list[Sentence], opt, sched) -> dict[str, float]:
         b = encode_sentences(batch, self.tagger.encoder, self.tagger.vocab).to(self.device)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+        with precision.autocast(self.device, self.amp_dtype):
             out = self.step_model(**b.model_inputs())
         self.scaler.scale(out.loss).backward()
         self.scaler.unscale_(opt)
