@@ -61,7 +61,7 @@ class TrainingConfig:
     num_beams: int | None = None
     device: str = "auto"
     mixed_precision: str | bool = "auto"
-    bucket_batches: int = 0
+    bucket_batches: int = 64
     progress: bool = True
 
     @classmethod
