@@ -9,6 +9,7 @@ A sentence's budget (max_len + max_len_a × words, plus END) only admits a point
 still fit after it, so sequences always close. Whatever is still
 ill-formed is dropped and counted by `targets.delinearize`.
 
+Greedy decoding drops finished sentences from the batch in the same way (`drop_done`).
 Beam search projects the cross-attention keys and values once per sentence and shares them among its beams
 (`PointerNER.cross_attention_cache`); only the self-attention cache follows the beams, and sentences that have
 stopped leave the batch (`drop_done`). `shared_cross=False, drop_done=None` is the plain path (keys projected
@@ -90,25 +91,48 @@ def _strip(seq: list[int]) -> list[int]:
 
 
 @torch.no_grad()
-def greedy_decode(model: PointerNER, state: EncoderState, shared_cross: bool = True) -> list[list[int]]:
-    """Most probable allowed output at each step, for the whole batch at once."""
+def greedy_decode(
+    model: PointerNER, state: EncoderState, shared_cross: bool = True, drop_done: float | None = 0.25
+) -> list[list[int]]:
+    """Most probable allowed output at each step, for the whole batch at once.
+
+    A finished sentence only repeats END, so once finished sentences make up `drop_done` of the rows still
+    decoded they leave the batch (state, cache and constraints keep the others' rows); None keeps every
+    sentence to the end (the plain path). The outputs are the same either way.
+    """
+    if drop_done is not None and not 0 < drop_done <= 1:
+        raise ValueError(f"greedy_decode: drop_done must be in (0, 1] or None, got {drop_done}")
     n = state.word_mask.shape[0]
     device = state.word_mask.device
     st = DecodeState.start(model, state.word_mask)
     cache = model.cross_attention_cache(state) if shared_cross else model.new_cache()
     prev = torch.full((n, 1), START, dtype=torch.long, device=device)
-    out: list[torch.Tensor] = []
-    for step in range(int(st.budget.max())):
+    steps = int(st.budget.max())
+    out = torch.full((n, max(steps, 1)), END, dtype=torch.long, device=device)
+    rows = torch.arange(n, device=device)  # the batch row of each row still decoded
+    last = 0
+    for step in range(steps):
         logits, cache = model.decode_step(state, prev, cache)
         logits = logits[:, -1].float()
         logits = logits.masked_fill(~allowed_mask(model, st, state.word_mask, step), NEG_INF)
         tokens = logits.argmax(-1)
         st = advance(model, st, tokens)
-        out.append(tokens)
+        out[rows, step] = tokens
+        last = step
         prev = tokens.unsqueeze(1)
-        if bool(st.finished.all()):
+        done = int(st.finished.sum())
+        if done == len(rows):
             break
-    seqs = torch.stack(out, dim=1).tolist()
+        if drop_done is not None and done and done >= drop_done * len(rows):
+            keep = (~st.finished).nonzero().flatten()
+            rows, st, prev = rows[keep], st.reorder(keep), prev[keep]
+            state = state.index_select(keep)
+            if shared_cross:
+                cache.self_attention_cache.reorder_cache(keep)
+                cache.cross_attention_cache.reorder_cache(keep)
+            else:
+                cache.reorder_cache(keep)
+    seqs = out[:, : last + 1].tolist()
     return [_strip(s) for s in seqs]
 
 
@@ -133,7 +157,7 @@ def beam_decode(
     with `drop_done=None` is the plain path.
     """
     if num_beams <= 1:
-        return greedy_decode(model, state, shared_cross)
+        return greedy_decode(model, state, shared_cross, drop_done)
     if drop_done is not None and not 0 < drop_done <= 1:
         raise ValueError(f"beam_decode: drop_done must be in (0, 1] or None, got {drop_done}")
     b = state.word_mask.shape[0]

@@ -37,21 +37,52 @@ class DistributedSetupError(ValueError):
     """The torchrun environment or the training settings cannot run data-parallel; the message says which."""
 
 
+def epoch_order(n: int, seed: int, epoch: int, batch_size: int = 1, lengths: Sequence[int] | None = None,
+                pool: int = 0) -> list[int]:
+    """The epoch's order of item indices: a shuffle seeded by `seed * 1000 + epoch`, bucketed by length when asked.
+
+    Bucketing (`pool` > 0 with `lengths`): the shuffled order's full batches are taken `pool` batches at a time,
+    each pool sorted by length (stably) and cut into batches of `batch_size`, and then all those batches are
+    shuffled by the same generator; the last, partial batch (n % batch_size items of the shuffle) stays last, so
+    every batch but the last is full, as without bucketing. Every item appears exactly once, and the order
+    depends only on (n, seed, epoch, batch_size, lengths, pool): a resumed run sees the same batches.
+    """
+    rng = random.Random(seed * 1000 + epoch)
+    order = list(range(n))
+    rng.shuffle(order)
+    if pool <= 0 or lengths is None or batch_size <= 1 or n <= batch_size:
+        return order
+    if len(lengths) != n:
+        raise ValueError(f"epoch_order: {len(lengths)} lengths for {n} items")
+    full = n - n % batch_size
+    span = pool * batch_size
+    batches: list[list[int]] = []
+    for start in range(0, full, span):
+        chunk = sorted(order[start : min(start + span, full)], key=lambda i: lengths[i])
+        batches.extend(chunk[k : k + batch_size] for k in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return [i for b in batches for i in b] + order[full:]
+
+
 class EpochSampler(DistributedSampler):
-    """A DistributedSampler whose order is the trainer's seeded shuffle (`random.Random(seed * 1000 + epoch)`).
+    """A DistributedSampler whose order is the trainer's seeded shuffle (`epoch_order`: `random.Random(seed * 1000
+    + epoch)`, bucketed by length when `lengths` and `pool` are given, in global batches of `batch_size`).
 
     Rank r takes positions r, r + W, r + 2W, ... of that order (padded like DistributedSampler), so the ranks'
     k-th local batches of size B/W together are exactly positions [kB, (k+1)B): the global batch one process
     with batch size B would take. With one replica it is the single-process order unchanged.
     """
 
-    def __init__(self, n: int, num_replicas: int, rank: int, seed: int) -> None:
+    def __init__(self, n: int, num_replicas: int, rank: int, seed: int, batch_size: int = 1,
+                 lengths: Sequence[int] | None = None, pool: int = 0) -> None:
         super().__init__(range(n), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=False)
         self.n = n
+        self.batch_size = batch_size
+        self.lengths = lengths
+        self.pool = pool
 
     def __iter__(self) -> Iterator[int]:
-        order = list(range(self.n))
-        random.Random(self.seed * 1000 + self.epoch).shuffle(order)
+        order = epoch_order(self.n, self.seed, self.epoch, self.batch_size, self.lengths, self.pool)
         order += order[: self.total_size - len(order)]
         return iter(order[self.rank : self.total_size : self.num_replicas])
 
@@ -105,12 +136,16 @@ class DataParallel:
                 f"batch_size {global_batch_size} is the global batch: it must divide by the {self.world_size} processes")
         return global_batch_size // self.world_size
 
-    def batches(self, items: Sequence[T], global_batch_size: int, seed: int, epoch: int) -> list[list[T]]:
-        """This rank's share of each global batch of the epoch, in the order one process would see them."""
-        sampler = EpochSampler(len(items), self.world_size, self.rank, seed)
+    def batches(self, items: Sequence[T], global_batch_size: int, seed: int, epoch: int,
+                lengths: Sequence[int] | None = None, pool: int = 0) -> list[list[T]]:
+        """This rank's share of each global batch of the epoch, in the order one process would see them.
+
+        With `lengths` and `pool` > 0 the global batches are bucketed by length (`epoch_order`); a rank's local
+        batches are still its share of the same global batches."""
+        size = self.local_batch_size(global_batch_size)
+        sampler = EpochSampler(len(items), self.world_size, self.rank, seed, global_batch_size, lengths, pool)
         sampler.set_epoch(epoch)
         mine = [items[i] for i in sampler]
-        size = self.local_batch_size(global_batch_size)
         return [mine[k : k + size] for k in range(0, len(mine), size)]
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:

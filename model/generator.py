@@ -74,6 +74,11 @@ class EncoderState:
     word_tokens: torch.Tensor  # [B, W] token id of each word's first sub-word
     pointer_keys: torch.Tensor  # [B, W, d] (MLP(H^e) + E(tokens)) / 2
     extras: dict[str, Any] = field(default_factory=dict)  # room for the additions (relation scores, ...)
+    # E(word_tokens) [B, W, d] and E(<s>, </s>, <pad>) [3, d], from encode's one embedding lookup: the decoder
+    # inputs and the END score reuse them instead of looking the shared embedding up again (each lookup's
+    # backward fills a gradient the size of the whole vocabulary). None: looked up as needed.
+    word_embeds: torch.Tensor | None = None
+    special_embeds: torch.Tensor | None = None
 
     def index_select(self, index: torch.Tensor) -> "EncoderState":
         """Rows of the batch in a new order (beam expansion)."""
@@ -87,6 +92,7 @@ class EncoderState:
             word_tokens=pick(self.word_tokens),
             pointer_keys=pick(self.pointer_keys),
             extras={k: _select_rows(v, index) for k, v in self.extras.items()},
+            word_embeds=None if self.word_embeds is None else pick(self.word_embeds),
         )
 
 
@@ -174,8 +180,16 @@ class PointerNER(PreTrainedModel):
         word_mask: torch.Tensor,
         shape_ids: torch.Tensor | None = None,
     ) -> EncoderState:
-        """One encoder pass; gathers the word states H^e and the pointer keys."""
-        embeds = self._token_embed(input_ids)
+        """One encoder pass; gathers the word states H^e and the pointer keys.
+
+        One lookup of the shared embedding serves the sub-words, the words' first sub-words (pointer keys,
+        pointed decoder inputs) and <s>, </s>, <pad> (decoder inputs, the END score)."""
+        cfg = self.config.bart
+        b, s = input_ids.shape
+        specials = torch.tensor([cfg.bos_token_id, cfg.eos_token_id, cfg.pad_token_id], device=input_ids.device)
+        looked_up = self._token_embed(torch.cat([input_ids.reshape(-1), specials]))
+        token_embeds, special_embeds = looked_up[: b * s].view(b, s, -1), looked_up[b * s :]
+        embeds = token_embeds
         if self.shape_embeddings is not None and shape_ids is not None:
             embeds = embeds + self.shape_embeddings(shape_ids)
         hidden = self.bart.encoder(
@@ -184,8 +198,10 @@ class PointerNER(PreTrainedModel):
         d = hidden.shape[-1]
         word_states = hidden.gather(1, word_index.unsqueeze(-1).expand(-1, -1, d))
         word_tokens = input_ids.gather(1, word_index)
-        pointer_keys = (self.pointer_mlp(word_states) + self._token_embed(word_tokens)) / 2
-        state = EncoderState(hidden, attention_mask, word_states, word_mask.bool(), word_tokens, pointer_keys)
+        word_embeds = token_embeds.gather(1, word_index.unsqueeze(-1).expand(-1, -1, token_embeds.shape[-1]))
+        pointer_keys = (self.pointer_mlp(word_states) + word_embeds) / 2
+        state = EncoderState(hidden, attention_mask, word_states, word_mask.bool(), word_tokens, pointer_keys,
+                             word_embeds=word_embeds, special_embeds=special_embeds)
         return self.extend_state(state)
 
     def encoder_attention_kwargs(self) -> dict[str, Any]:
@@ -208,12 +224,20 @@ class PointerNER(PreTrainedModel):
         is_ptr = ids >= self.pointer_offset
         is_type = (ids >= 1) & ~is_ptr
         words = (ids - self.pointer_offset).clamp(min=0, max=state.word_tokens.shape[1] - 1)
-        pointed = state.word_tokens.gather(1, words)
-        tok = torch.full_like(ids, cfg.pad_token_id)
-        tok = torch.where(ids == START, torch.full_like(ids, cfg.bos_token_id), tok)
-        tok = torch.where(ids == END, torch.full_like(ids, cfg.eos_token_id), tok)
-        tok = torch.where(is_ptr, pointed, tok)
-        embeds = self._token_embed(tok)
+        if state.word_embeds is not None and state.special_embeds is not None:  # the same values, no new lookup
+            d = state.word_embeds.shape[-1]
+            pointed = state.word_embeds.gather(1, words.unsqueeze(-1).expand(-1, -1, d))
+            bos, eos, pad = (row.expand_as(pointed) for row in state.special_embeds)
+            embeds = torch.where((ids == END).unsqueeze(-1), eos, pad)
+            embeds = torch.where((ids == START).unsqueeze(-1), bos, embeds)
+            embeds = torch.where(is_ptr.unsqueeze(-1), pointed, embeds)
+        else:
+            pointed = state.word_tokens.gather(1, words)
+            tok = torch.full_like(ids, cfg.pad_token_id)
+            tok = torch.where(ids == START, torch.full_like(ids, cfg.bos_token_id), tok)
+            tok = torch.where(ids == END, torch.full_like(ids, cfg.eos_token_id), tok)
+            tok = torch.where(is_ptr, pointed, tok)
+            embeds = self._token_embed(tok)
         if self.num_types:
             types = self.type_embeddings().to(embeds.dtype)
             type_vec = types[(ids - 1).clamp(min=0, max=self.num_types - 1)]
@@ -228,7 +252,10 @@ class PointerNER(PreTrainedModel):
         h = self.output_dropout(h)
         with torch.autocast(device_type=h.device.type, enabled=False):
             h = h.float()
-            end = self._token_embed(torch.tensor([self.config.bart.eos_token_id], device=h.device)).float()
+            if state.special_embeds is not None:
+                end = state.special_embeds[1:2].float()
+            else:
+                end = self._token_embed(torch.tensor([self.config.bart.eos_token_id], device=h.device)).float()
             parts = [h @ end.t()]
             if self.num_types:
                 parts.append(h @ self.type_embeddings().float().t())

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from . import persistence
+from . import persistence, precision
 from .batching import encode_sentences
 from .corpus.document import Entity, Sentence, entity_order
 from .decoding import decode
@@ -30,15 +30,20 @@ class Predictions:
 
 
 class Tagger:
-    """The pointer model plus its tokenizer, target vocabulary and (optional) type priors."""
+    """The pointer model plus its tokenizer, target vocabulary and (optional) type priors.
+
+    `mixed_precision` (model/precision.py: auto, bf16, fp16, off) is the autocast decoding runs under; the trainer
+    sets it to its own setting. `auto` decodes in bf16 where the device computes it natively."""
 
     def __init__(
         self,
         model: PointerNER,
         tokenizer: PreTrainedTokenizerBase,
         priors: Mapping[str, torch.Tensor] | None = None,
+        mixed_precision: str | bool = "auto",
     ) -> None:
         self.model = model
+        self.mixed_precision = mixed_precision
         self.tokenizer = tokenizer
         self.priors = dict(priors or {})
         self.vocab = TargetVocab(tuple(model.config.entity_types))
@@ -87,7 +92,8 @@ class Tagger:
     def predict_tokens(
         self, sentences: Sequence[Sequence[str]], batch_size: int = 32, num_beams: int | None = None
     ) -> Predictions:
-        """Entities for pre-split sentences, decoded in length-sorted batches."""
+        """Entities for pre-split sentences (in their order), decoded in length-sorted batches under the
+        tagger's mixed precision."""
         was_training = self.model.training
         self.model.eval()
         out: list[list[Entity]] = [[] for _ in sentences]
@@ -105,6 +111,7 @@ class Tagger:
                 )
             pieces.extend((i, first, words) for first, words in parts)
         pieces.sort(key=lambda p: len(p[2]))
+        dtype = precision.amp_dtype(self.mixed_precision, self.device)
         try:
             for k in range(0, len(pieces), batch_size):
                 chunk = pieces[k : k + batch_size]
@@ -112,8 +119,10 @@ class Tagger:
                     [Sentence(list(words)) for _, _, words in chunk], self.encoder, self.vocab, with_labels=False
                 ).to(self.device)
                 w = batch.words
-                state = self.model.encode(w.input_ids, w.attention_mask, w.word_index, w.word_mask, w.shape_ids)
-                for (i, first, words), seq in zip(chunk, decode(self.model, state, num_beams)):
+                with precision.autocast(self.device, dtype):
+                    state = self.model.encode(w.input_ids, w.attention_mask, w.word_index, w.word_mask, w.shape_ids)
+                    seqs = decode(self.model, state, num_beams)
+                for (i, first, words), seq in zip(chunk, seqs):
                     d = delinearize(seq, self.vocab, num_words=len(words))
                     out[i].extend(Entity(tuple(first + j for j in e.indices), e.type) for e in d.entities)
                     dropped += d.dropped

@@ -55,6 +55,13 @@ def test_shared_cross_keys_and_dropped_sentences_decode_exactly_as_the_plain_pat
                 assert min(rows) < rows[0] and rows == sorted(rows, reverse=True)
     with pytest.raises(ValueError, match="drop_done"):
         beam_decode(model, state, 3, drop_done=0.0)
+    for shared, drop in ((True, 0.25), (True, 0.01), (False, 0.01), (True, 1.0)):
+        rows.clear()
+        assert greedy_decode(model, state, shared_cross=shared, drop_done=drop) == plain[1], (shared, drop)
+        if drop == 0.01:  # finished sentences leave greedy decoding too
+            assert min(rows) < rows[0] == len(VARIED) and rows == sorted(rows, reverse=True)
+    with pytest.raises(ValueError, match="drop_done"):
+        greedy_decode(model, state, drop_done=1.5)
 
 
 @pytest.mark.parametrize("variant", ["rp-tra", "full"])
