@@ -163,7 +163,7 @@ class Interrupted(Exception):
 
 
 def test_bucketed_bf16_training_resumes_to_identical_weights(tmp_path: Path) -> None:
-    straight = train(DATA, DATA, "tiny-random", tmp_path / "a", settings(), resume=False)
+    straight = train(DATA, DATA, "tiny-random", tmp_path / "a", settings(keep_checkpoint=True), resume=False)
 
     def crash(record: dict) -> None:
         if record["epoch"] == 1:
@@ -172,7 +172,7 @@ def test_bucketed_bf16_training_resumes_to_identical_weights(tmp_path: Path) -> 
     tagger = Tagger.from_backbone("tiny-random", ["LOC", "PER"], seed=3)
     with pytest.raises(Interrupted):
         Trainer(tagger, settings(), tmp_path / "b").fit(DATA, DATA, on_epoch=crash)
-    resumed = train(DATA, DATA, "tiny-random", tmp_path / "b", settings(), resume=True)
+    resumed = train(DATA, DATA, "tiny-random", tmp_path / "b", settings(keep_checkpoint=True), resume=True)
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-5)
     a, _, _ = load(tmp_path / "a" / "checkpoint")
     b, _, _ = load(tmp_path / "b" / "checkpoint")
