@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 from typeprior.warehouse import open_warehouse
-from typeprior.warehouse.runs import finish_run, record_epoch, record_metrics, start_run
+from typeprior.warehouse.runs import (
+    finish_run,
+    latest_train_run,
+    record_epoch,
+    record_metrics,
+    reopen_run,
+    run_status,
+    start_run,
+    unfinished_train_dir,
+)
 
 from .config import FlowConfigError, check_variant, defaults, output_dir
 from .inputs import CorpusInput, PriorsChoice
@@ -98,12 +107,6 @@ def model_options(spec: TrainSpec, priors: PriorsChoice | None) -> dict[str, Any
     return options
 
 
-def _latest_run(wh: Any, out_dir: str) -> dict[str, Any] | None:
-    rows = wh.query("SELECT run_id, status FROM runs WHERE kind = 'train' AND model_dir = ? ORDER BY run_id DESC "
-                    "LIMIT 1", [out_dir])
-    return rows[0] if rows else None
-
-
 def open_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None,
              train_config: Any) -> int:
     """A new run row, or (when resuming) the latest run of the same output folder, marked running again unless
@@ -117,13 +120,11 @@ def open_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors: 
         "priors": None if priors is None else priors.summary(),
     }
     with open_warehouse(warehouse) as wh:
-        latest = _latest_run(wh, spec.out_dir) if spec.resume else None
+        latest = latest_train_run(wh, spec.out_dir) if spec.resume else None
         if latest is not None:
             run_id = int(latest["run_id"])
             if latest["status"] != "completed":
-                with wh.transaction():
-                    wh.execute("UPDATE runs SET status = 'running', finished = NULL, message = NULL "
-                               "WHERE run_id = ?", [run_id])
+                reopen_run(wh, run_id)
             return run_id
         return start_run(
             wh, "train", config, corpus=spec.corpus, variant=spec.variant, backbone=spec.backbone,
@@ -179,7 +180,7 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
     done = finished(spec.out_dir, cfg.epochs) if spec.resume else None
     if done is not None:  # resuming a run that finished: its result, no new training and no new row
         with open_warehouse(warehouse) as wh:
-            if wh.query("SELECT status FROM runs WHERE run_id = ?", [run_id])[0]["status"] != "completed":
+            if run_status(wh, run_id) != "completed":
                 finish_run(wh, run_id, "completed")
         curve = Path(spec.out_dir) / LEARNING_CURVE
         return TrainOutcome(run_id, str(done.model_dir), spec.out_dir, done.best_epoch + 1, done.best_f1,
@@ -227,9 +228,7 @@ def _train_unrecorded(spec: TrainSpec, data: CorpusInput, priors: PriorsChoice |
 def unfinished_out_dir(warehouse: str | Path, corpus: str, variant: str) -> str | None:
     """The output folder of the latest unfinished training run of this corpus and variant (what --resume picks)."""
     with open_warehouse(warehouse) as wh:
-        rows = wh.query("SELECT model_dir FROM runs WHERE kind = 'train' AND corpus = ? AND variant = ? "
-                        "AND status <> 'completed' ORDER BY run_id DESC LIMIT 1", [corpus, variant])
-    return rows[0]["model_dir"] if rows else None
+        return unfinished_train_dir(wh, corpus, variant)
 
 
 def make_spec(warehouse: str | Path, corpus: str, *, variant: str | None = None, backbone: str | None = None,

@@ -190,3 +190,29 @@ def record_predictions(
             [[run_id, split, status, float(n)] for status, n in counts.items()],
         )
     return dict(counts)
+
+
+def latest_train_run(wh: Warehouse, model_dir: str) -> dict[str, Any] | None:
+    """The newest training run writing `model_dir` (run_id, status), or None: what a resumed run continues."""
+    rows = wh.query("SELECT run_id, status FROM runs WHERE kind = 'train' AND model_dir = ? ORDER BY run_id DESC "
+                    "LIMIT 1", [str(model_dir)])
+    return rows[0] if rows else None
+
+
+def reopen_run(wh: Warehouse, run_id: int) -> None:
+    """Mark an unfinished run running again (it is being resumed)."""
+    with wh.transaction():
+        _require_run(wh, run_id)
+        wh.execute("UPDATE runs SET status = 'running', finished = NULL, message = NULL WHERE run_id = ?", [run_id])
+
+
+def run_status(wh: Warehouse, run_id: int) -> str:
+    _require_run(wh, run_id)
+    return str(wh.query("SELECT status FROM runs WHERE run_id = ?", [run_id])[0]["status"])
+
+
+def unfinished_train_dir(wh: Warehouse, corpus: str, variant: str) -> str | None:
+    """The output folder of the newest unfinished training run of a corpus and variant (what --resume picks)."""
+    rows = wh.query("SELECT model_dir FROM runs WHERE kind = 'train' AND corpus = ? AND variant = ? "
+                    "AND status <> 'completed' ORDER BY run_id DESC LIMIT 1", [corpus, variant])
+    return rows[0]["model_dir"] if rows else None
