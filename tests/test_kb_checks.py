@@ -64,6 +64,6 @@ def test_a_build_loads_the_samples_and_show_prints_the_figures(warehouse_path: P
     with KBStore.open(warehouse_path) as store:
         build_id = store.start_build("conll2003", ["snapshot:x"], "m", "h", "{}")
         store.finish_build(build_id, "c")
-    result = CliRunner().invoke(app, ["kb", "show", "--checks", "-w", str(warehouse_path)])
+    result = CliRunner().invoke(app, ["kb", "show", "--checks", "--warehouse", str(warehouse_path)])
     assert result.exit_code == 0, result.output
     assert "typing checks: conll2003.yaml" in result.output and "94.0% (47/50)" in result.output

@@ -38,7 +38,7 @@ def test_a_bare_cr_file_imports_every_sentence(tmp_path: Path) -> None:
     src = tmp_path / "mac.bio"
     src.write_bytes(BIO.replace("\n", "\r").encode())
     wh = tmp_path / "w.duckdb"
-    result = runner.invoke(app, ["data", "import", str(src), "-c", "c", "-s", "train", "-w", str(wh)])
+    result = runner.invoke(app, ["data", "import", str(src), "-c", "c", "-s", "train", "--warehouse", str(wh)])
     assert result.exit_code == 0, result.output
     assert "imported 4 sentences, 5 mentions" in result.output
 

@@ -41,7 +41,7 @@ def test_a_corpus_path_that_is_not_a_file_says_what_it_is(tmp_path: Path, kind: 
     with pytest.raises(CorpusError, match=KINDS[kind]):
         read_corpus(path)
     for args in (["data", "stats", str(path)], ["data", "import", str(path), "-c", "c", "-s", "s",
-                                                "-w", str(tmp_path / "w.duckdb")]):
+                                                "--warehouse", str(tmp_path / "w.duckdb")]):
         result = runner.invoke(app, args)
         assert result.exit_code in (1, 2) and KINDS[kind] in result.output and result.output.count("\n") == 1
         if kind != "missing":

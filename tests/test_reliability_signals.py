@@ -95,7 +95,7 @@ def test_an_interrupt_during_the_commit_of_an_import_reports_the_committed_split
     src.write_text("EU\tB-ORG\nrejects\tO\n\nPeter\tB-PER\n")
     wh = tmp_path / "w.duckdb"
     done = subprocess.run([sys.executable, "-c", IMPORT_CHILD, "data", "import", str(src), "-c", "c", "-s", "train",
-                           "-w", str(wh)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+                           "--warehouse", str(wh)], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
     assert "after the commit" in done.stderr and "c/train" in done.stderr and "imported in full" in done.stderr

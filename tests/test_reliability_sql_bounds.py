@@ -41,7 +41,7 @@ def test_a_runaway_query_stops_at_its_timeout(warehouse: Path, query: str) -> No
     started = time.monotonic()
     result = sql(warehouse, query, "--timeout", "1")
     assert time.monotonic() - started < 10
-    assert result.exit_code == 1 and result.output.startswith("error: query stopped after its timeout of 1 s")
+    assert result.exit_code == 2 and result.output.startswith("error: query stopped after its timeout of 1 s")
     assert result.output.count("\n") == 1
 
 
@@ -53,7 +53,7 @@ def test_the_timeout_has_a_default_and_zero_lifts_it(warehouse: Path) -> None:
 
 def test_a_huge_result_is_refused_unless_the_bound_is_raised(warehouse: Path) -> None:
     result = sql(warehouse, "SELECT * FROM range(3000000)", "-f", "json")
-    assert result.exit_code == 1 and "more than 100000 rows" in result.output and result.output.count("\n") == 1
+    assert result.exit_code == 2 and "more than 100000 rows" in result.output and result.output.count("\n") == 1
     with pytest.raises(ResultTooLargeError):
         run_readonly(warehouse, "SELECT * FROM range(11)", max_rows=10)
     assert len(run_readonly(warehouse, "SELECT * FROM range(10)", max_rows=10)[1]) == 10
@@ -67,7 +67,7 @@ def test_a_sqlite_file_as_warehouse_never_fetches_an_extension(tmp_path: Path) -
         result = runner.invoke(app, [*args, "--warehouse", str(path)])
         assert "download" not in result.output and "extension" not in result.output
     result = runner.invoke(app, ["sql", "SELECT 1", "--warehouse", str(path)])
-    assert result.exit_code == 1 and "is a SQLite database, not a DuckDB warehouse" in result.output
+    assert result.exit_code == 2 and "is a SQLite database, not a DuckDB warehouse" in result.output
 
 
 def test_extension_autoloading_is_off_on_every_connection(warehouse: Path) -> None:
@@ -101,8 +101,8 @@ def test_a_damaged_warehouse_on_the_write_path_is_one_typed_error(tmp_path: Path
         with open_warehouse(warehouse) as wh:
             import_corpus(wh, read_corpus(src), "c", "dev", source=str(src))
     assert str(warehouse) in str(err.value) and "\n" not in str(err.value)
-    result = runner.invoke(app, ["data", "import", str(src), "-c", "c", "-s", "dev", "-w", str(warehouse)])
-    assert result.exit_code == 1 and result.output.startswith("error: ") and "warehouse" in result.output and result.output.count("\n") == 1
+    result = runner.invoke(app, ["data", "import", str(src), "-c", "c", "-s", "dev", "--warehouse", str(warehouse)])
+    assert result.exit_code == 2 and result.output.startswith("error: ") and "warehouse" in result.output and result.output.count("\n") == 1
     assert not isinstance(result.exception, duckdb.Error)
 
 

@@ -264,10 +264,10 @@ def test_state_touching_queries_change_no_file(filled: Path, monkeypatch, sql: s
     assert fingerprint(filled.parent) == before
 
 
-def test_the_cli_refuses_a_smuggled_write_with_exit_1(filled: Path) -> None:
+def test_the_cli_refuses_a_smuggled_write_with_exit_2(filled: Path) -> None:
     before = fingerprint(filled.parent)
     result = CliRunner().invoke(cli, ["sql", "SELECT 1; DROP TABLE mentions", "--warehouse", str(filled)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "read-only" in result.output or "refused" in result.output
     assert fingerprint(filled.parent) == before
     ok = CliRunner().invoke(cli, ["sql", "SELECT count(*) AS n FROM mentions", "--warehouse", str(filled),

@@ -37,4 +37,4 @@ def test_export_refuses_an_existing_folder(tmp_path: Path) -> None:
     out = tmp_path / "export"
     out.mkdir()
     result = CliRunner().invoke(app, ["warehouse", "export", str(out), "--warehouse", str(db)])
-    assert result.exit_code == 1 and "already exists" in result.output
+    assert result.exit_code == 2 and "already exists" in result.output
