@@ -3,6 +3,7 @@ package data, and its CLI runs from outside the checkout."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -18,8 +19,11 @@ DEMO = '{"tokens": ["Alan", "Turing", "visited", "Oslo", "."], "entities": [{"ty
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    source = out / "source"  # a copy: building in the checkout would leave build/ there
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "build", "runs", "bench", "tests",
+                                                                "*.duckdb", "__pycache__", "*.egg-info"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out),
-                    str(ROOT)], check=True, capture_output=True, text=True, timeout=600)
+                    str(source)], check=True, capture_output=True, text=True, timeout=600)
     (found,) = out.glob("typeprior-*.whl")
     return found
 

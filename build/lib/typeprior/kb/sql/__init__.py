@@ -1,1 +1,0 @@
-"""SQL of the knowledge base (θ), shipped as package data."""

@@ -1,1 +1,0 @@
-"""Migration files (NNN_name.sql), shipped as package data."""
