@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from .errors import EmbeddingDimensionError, KBError
+from .errors import EmbeddingDimensionError, EmbeddingModelError, KBError
 from .store import KBStore
 
 PRIOR_DIM = 384
@@ -58,6 +58,10 @@ class Encoder:
         from sentence_transformers import SentenceTransformer
 
         path = Path(path) if path is not None else default_model_path()
+        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+            what = "no such folder" if not path.exists() else "not a sentence-transformers model folder"
+            raise EmbeddingModelError(f"embedding model {path}: {what} (pass a local model folder; hub names "
+                                      "are not fetched offline)")
         model = SentenceTransformer(str(path), device=device or "cpu")
         if max_seq_length:
             model.max_seq_length = min(int(model.max_seq_length or max_seq_length), int(max_seq_length))

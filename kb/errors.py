@@ -63,3 +63,7 @@ class SourceUnavailableError(KBError):
     def __reduce__(self) -> tuple[type, tuple[str, str, str | None, int | None]]:
         """Picklable with its fields, so it crosses from a Dask worker to the flow intact."""
         return (type(self), (self.what, self.reason, self.where, self.status))
+
+
+class EmbeddingModelError(KBError, ValueError):
+    """The sentence-transformers model given for the type embeddings is not a local model folder."""

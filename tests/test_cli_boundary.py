@@ -96,3 +96,21 @@ def test_debug_shows_the_traceback(corpus: Path, tmp_path: Path, monkeypatch: py
     with pytest.raises(TrainingError):
         main(["--debug", "train", "--train", str(corpus), "--backbone", "tiny-random", "--epochs", "0",
               "--warehouse", str(tmp_path / "wh.duckdb"), "--out", str(tmp_path / "out")])
+
+
+def test_kb_build_with_a_missing_embedding_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run(["kb", "build", "--scheme", "demo", "--model", str(tmp_path / "nonexistent"), "--warehouse",
+                     str(tmp_path / "wh.duckdb")], capsys)
+    assert code == BAD_INPUT and "nonexistent: no such folder" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_model_config_of_wrong_types_names_config_json(tmp_path: Path) -> None:
+    from typeprior.model.persistence import ModelFolderError, load
+    from typeprior.model.predict import Tagger
+
+    folder = Tagger.from_backbone("tiny-random", ["PER"], variant="baseline").save(tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    for bad in ({"max_len": -3}, {"entity_types": [1, 2]}, {"num_beams": "four"}, {"variant": "fancy"}):
+        (folder / "config.json").write_text(json.dumps({**config, **bad}))
+        with pytest.raises(ModelFolderError, match="config.json"):
+            load(folder)
