@@ -33,7 +33,8 @@ def sentences(n_each: int = 20, seed: int = 0) -> list:
 
 
 def parse_recipe(text: str) -> dict[str, float | int | str]:
-    """`default`, or comma-separated KEY=VALUE training settings (`model.KEY=VALUE` for a model setting)."""
+    """`default` (the backbone's recipe in model/training.yaml), or comma-separated KEY=VALUE training settings over it
+    (`model.KEY=VALUE` for a model setting)."""
     if text == "default":
         return {}
     out: dict[str, float | int | str] = {}
@@ -64,7 +65,7 @@ def main() -> None:
         settings = parse_recipe(recipe)
         model_settings = {k[6:]: v for k, v in settings.items() if k.startswith("model.")}
         training = {k: v for k, v in settings.items() if not k.startswith("model.")}
-        cfg = TrainingConfig.load(epochs=args.epochs, seed=args.seed, progress=False, **training)
+        cfg = TrainingConfig.load(backbone=args.backbone, epochs=args.epochs, seed=args.seed, progress=False, **training)
         started = time.monotonic()
         with tempfile.TemporaryDirectory() as tmp:
             result = train(data, None, args.backbone, tmp, cfg, variant=args.variant, **model_settings)
