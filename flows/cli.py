@@ -68,10 +68,9 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"error: {one_line(error)}", err=True)
         sys.exit(exit_code(error))
-    if code == INTERRUPTED:  # typer turned a KeyboardInterrupt (Ctrl-C, or SIGTERM as Terminated) into 130
-        signum = received[-1] if received else signal.SIGINT
-        typer.echo(f"error: interrupted by {signal.Signals(signum).name}", err=True)
-        sys.exit(128 + signum)
+    if code == INTERRUPTED and received:  # typer turned SIGTERM's Terminated into a silent 130 (Ctrl-C stays 130)
+        typer.echo(f"error: interrupted by {signal.Signals(received[-1]).name}", err=True)
+        sys.exit(128 + received[-1])
     sys.exit(code if isinstance(code, int) else 0)
 
 

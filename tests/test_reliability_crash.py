@@ -177,7 +177,8 @@ result = train(data, None, "tiny-random", out, TrainingConfig.load(**json.loads(
 print("done", json.dumps([h["epoch"] for h in result.history]), flush=True)
 """
 
-TRAIN_SETTINGS = dict(epochs=4, batch_size=4, lr_new=3e-3, warmup=0.05, progress=False, device="cpu")
+TRAIN_SETTINGS = dict(epochs=4, batch_size=4, lr_new=3e-3, warmup=0.05, progress=False, device="cpu",
+                      keep_checkpoint=True)  # the checks compare the final checkpoints
 TRAIN_KILLS = [
     ("after-checkpoint:0", 0, "after the first epoch's checkpoint, during the second epoch"),
     ("write:checkpoint:2", 0, "while the second epoch's checkpoint is half written"),
