@@ -21,8 +21,9 @@ SCHEME = ROOT / "tests" / "fixtures" / "wiki" / "scheme_fixture.yaml"
 # The child runs the real `typeprior kb build`; only the sentence encoder is a stub, since the build is stopped
 # during the harvest, long before anything is embedded.
 BUILD_CHILD = textwrap.dedent("""
-    import sys
-    from typeprior.kb import embeddings
+    import signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal: a shell's background job, such
+    from typeprior.kb import embeddings                       # as a CI run, starts with SIGINT ignored
     embeddings.Encoder.from_settings = classmethod(lambda cls, path, settings: embeddings.Encoder(None, "stub@test"))
     from typeprior.flows.cli import app
     sys.argv = ["typeprior", *sys.argv[1:]]
