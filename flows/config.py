@@ -11,10 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from typeprior.model.variants import check_variant, uses_priors, variant_names  # noqa: F401 - the flows' names for them
 
 from typeprior.errors import TypePriorError
+from typeprior.yaml_files import read_mapping
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULTS_FILE = Path(__file__).resolve().parent / "defaults.yaml"
@@ -27,15 +27,7 @@ class FlowConfigError(TypePriorError, ValueError):
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise FlowConfigError(f"cannot read {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise FlowConfigError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise FlowConfigError(f"{path} must hold a mapping at the top level")
-    return data
+    return read_mapping(path, FlowConfigError, "flows settings")
 
 
 @lru_cache(maxsize=1)

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from typeprior.errors import TypePriorError
+from typeprior.yaml_files import read_mapping
 
 from . import persistence, precision
 from .batching import encode_sentences
@@ -130,14 +130,7 @@ def recipe(backbone: str | None = None, path: str | Path | None = None) -> dict[
     """model/training.yaml (or `path`) with the `backbones:` overrides of `backbone` applied: rates that learn
     differ between a pretrained BART, a converted MiniLM and a random backbone."""
     path = Path(path) if path is not None else DEFAULTS
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as err:
-        raise TrainingError(f"training settings {path}: cannot read ({err.strerror or err})") from None
-    except yaml.YAMLError as err:
-        raise TrainingError(f"training settings {path}: not YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise TrainingError(f"training settings {path}: expected a mapping of settings")
+    data = read_mapping(path, TrainingError, "training settings")
     per_backbone = data.pop("backbones", None) or {}
     if not isinstance(per_backbone, dict):
         raise TrainingError(f"training settings {path}: `backbones` must map backbone names to settings")

@@ -25,6 +25,13 @@ def resolve_warehouse(path: Path | None) -> Path:
     return Path(path) if path is not None else default_warehouse()
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The errors a command ends with one line (typeprior's own, and bad files or values): what `fail` takes."""
+    from typeprior.errors import TypePriorError
+
+    return (TypePriorError, ValueError, LookupError, OSError)
+
+
 def fail(exc: BaseException) -> typer.Exit:
     """Print the error as one line on stderr and return the Exit of its code (typeprior.errors' table)."""
     from typeprior.errors import DEBUG_ENV, exit_code, one_line

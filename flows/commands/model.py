@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from typeprior.model.corpus import read_corpus
 
-from .common import WarehouseOption
+from .common import WarehouseOption, user_errors
 from .common import fail as _fail
 
 app = typer.Typer(no_args_is_help=True)
@@ -21,13 +21,6 @@ BeamsOption = typer.Option(None, "--beams", help="Beam size (default: the model'
 StructureOption = typer.Option(
     None, "--entity-structure", help="Decode as if trained on flat, nested or discontinuous data (default: what the "
     "model's training data held; a model saved before that was recorded decodes unconstrained).")
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    """Errors of bad input that end a command in one line (typeprior's own, and bad files or values)."""
-    from typeprior.errors import TypePriorError
-
-    return (TypePriorError, ValueError, LookupError, OSError)
 
 
 def _report_epoch(record: dict) -> None:
@@ -130,7 +123,7 @@ def train(
             epochs=epochs, batch_size=batch_size, lr_backbone=lr_backbone, lr_new=lr_new, device=device,
             num_beams=beams, keep_checkpoint=keep_checkpoint or None,
         )
-    except _user_errors() as exc:
+    except user_errors() as exc:
         raise _fail(exc) from None
     chosen = variant or "full"
     if outcome.priors_build is None and uses_priors(chosen) and priors != "none":
@@ -175,7 +168,6 @@ def evaluate(
     structure: Optional[str] = StructureOption,
 ) -> None:
     """Score a model on a corpus; prints JSON with p, r, f1, per_type and per_kind."""
-    from typeprior.model.persistence import ModelFolderError
     from typeprior.model.predict import Tagger, resolve_model_dir
 
     try:
@@ -200,7 +192,7 @@ def evaluate(
             tagger.set_entity_structure(structure)
     except typer.BadParameter:
         raise
-    except (ModelFolderError, *_user_errors()) as exc:
+    except user_errors() as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps(tagger.evaluate(sentences, batch_size, beams), ensure_ascii=False))
 
@@ -215,7 +207,6 @@ def predict(
     structure: Optional[str] = StructureOption,
 ) -> None:
     """Tag text lines; writes one JSON object per line (entities with character offsets)."""
-    from typeprior.model.persistence import ModelFolderError
     from typeprior.model.predict import Tagger
 
     from .input_lines import BadLine, read_lines, undecodable
@@ -225,7 +216,7 @@ def predict(
         if structure is not None:
             tagger.set_entity_structure(structure)
         lines = read_lines(input)
-    except (ModelFolderError, OSError, UnicodeDecodeError, ValueError) as exc:
+    except user_errors() as exc:
         raise _fail(exc) from None
     for k in range(0, len(lines), batch_size):
         chunk = lines[k : k + batch_size]

@@ -11,7 +11,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from .common import WarehouseOption
+from .common import WarehouseOption, user_errors
 from .common import fail as _fail
 
 app = typer.Typer(no_args_is_help=True)
@@ -28,12 +28,6 @@ def _corpus_name(corpus: str | None, train: Path | None) -> str | None:
 
         return corpus_name(train)
     return corpus
-
-
-def _errors() -> tuple[type[BaseException], ...]:
-    from typeprior.errors import TypePriorError
-
-    return (TypePriorError, ValueError, LookupError, OSError)
 
 
 def _training(lr_backbone: float | None, lr_new: float | None) -> dict[str, Any] | None:
@@ -99,7 +93,7 @@ def pipeline(
             models_dir=None if models_dir is None else str(models_dir),
             reports_dir=None if reports_dir is None else str(reports_dir), progress=not quiet,
         )
-    except _errors() as exc:
+    except user_errors() as exc:
         raise _fail(exc) from None
     wh = result["warehouse"]
     typer.echo("")
@@ -182,7 +176,7 @@ def ablation(
                                seeds=seed or None, backbone=backbone, priors=priors, scheme=scheme, epochs=epochs,
                                batch_size=batch_size, device=device, training=_training(lr_backbone, lr_new),
                                progress=not quiet)
-    except _errors() as exc:
+    except user_errors() as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps({k: result[k] for k in ("run_id", "split", "report", "rows")}, default=str))
 
@@ -217,6 +211,6 @@ def sweep(
                                    seeds=seed or None, variant=variant, backbone=backbone, priors=priors,
                                    scheme=scheme, epochs=epochs, batch_size=batch_size, device=device,
                                    training=_training(lr_backbone, lr_new), progress=not quiet)
-    except _errors() as exc:
+    except user_errors() as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps({k: result[k] for k in ("run_id", "split", "report", "plot", "rows")}, default=str))
