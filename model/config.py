@@ -81,7 +81,14 @@ class ModelSettings(BaseModel):
     max_len_a: NonNegative
     num_beams: Positive
     length_penalty: Annotated[float, Field(allow_inf_nan=False)]
-    entity_structure: Literal["flat", "nested", "discontinuous"] | None = None
+    entity_structure: Literal[ENTITY_STRUCTURES] | None = None
+
+
+def _first_error(err: ValidationError) -> ModelConfigError:
+    """Pydantic's first complaint as one line naming the setting: `model setting grid_dim: ... (got -4)`."""
+    e = err.errors()[0]
+    key = ".".join(str(x) for x in e["loc"])
+    return ModelConfigError(f"model setting {key}: {e['msg']} (got {e.get('input')!r})")
 
 
 def check_overrides(values: dict[str, Any]) -> None:
@@ -92,21 +99,15 @@ def check_overrides(values: dict[str, Any]) -> None:
             try:
                 setattr(blank, key, value)
             except ValidationError as err:
-                e = err.errors()[0]
-                raise ModelConfigError(f"model setting {key}: {e['msg']} (got {value!r})") from None
+                raise _first_error(err) from None
 
 
 def check_settings(values: dict[str, Any]) -> None:
-    """Raise ModelConfigError naming the first bad setting (`grid_dim: ... (got -4)`)."""
+    """Check a whole config's settings (the variant name is checked before, by check_variant)."""
     try:
-        check_variant(str(values.get("variant")))
         ModelSettings.model_validate(values)
     except ValidationError as err:
-        e = err.errors()[0]
-        key = ".".join(str(x) for x in e["loc"])
-        raise ModelConfigError(f"model setting {key}: {e['msg']} (got {e.get('input')!r})") from None
-    except ValueError as err:
-        raise ModelConfigError(str(err)) from None
+        raise _first_error(err) from None
 
 
 class TypePriorConfig(PreTrainedConfig):
