@@ -184,13 +184,28 @@ def make_splits(protocol: dict[str, Any], force: bool = False) -> list[Path]:
     return written
 
 
-def subset(protocol: dict[str, Any], corpus: str, split: str) -> list[Sentence]:
-    """The fixed subset of a corpus split, in the order of its index list."""
+def subset(protocol: dict[str, Any], corpus: str, split: str, train_n: int = 0) -> list[Sentence]:
+    """The fixed subset of a corpus split, in the order of its index list.
+
+    `train_n` > 0 takes the first `train_n` sentences of the list shuffled once with the split seed, so the smaller
+    training sets of a learning curve are nested (100 within 300 within 1,000) and every arm and seed reads the same."""
     sentences = source_sentences(protocol, corpus, split)
     indices = [int(x) for x in _read_lines(split_file(corpus, split))]
     if indices and max(indices) >= len(sentences):
         raise ProtocolError(f"{split_file(corpus, split)}: index {max(indices)} beyond the {len(sentences)} sentences")
+    if train_n:
+        if split != "train" or train_n > len(indices):
+            raise ProtocolError(f"{corpus}: a {split} subset of {train_n} sentences (the {split} list holds "
+                                f"{len(indices)}; only train subsets shrink)")
+        random.Random(f"{protocol['split_seed']}:{corpus}:nested").shuffle(indices)
+        indices = indices[:train_n]
     return [sentences[i] for i in indices]
+
+
+def epochs_for(protocol: dict[str, Any], train_n: int) -> int:
+    """The protocol's epochs, or `epochs_by_train_n`'s for a smaller training set (a small set needs more passes)."""
+    by_size = {int(k): int(v) for k, v in (protocol.get("epochs_by_train_n") or {}).items()}
+    return by_size.get(train_n, int(protocol["epochs"]))
 
 
 def subset_sources(protocol: dict[str, Any], corpus: str) -> dict[str, str]:
@@ -211,10 +226,12 @@ class Cell:
     variant: str
     seed: int
     tag: str = ""  # a rerun of a superseded cell (see `superseded` in table4.yaml) gets its own folder
+    train_n: int = 0  # > 0: the nested training subset of this many sentences (`subset`); 0: the whole list
 
     @property
     def name(self) -> str:
-        return f"{self.corpus}-{self.variant}-s{self.seed}" + (f"-{self.tag}" if self.tag else "")
+        return (f"{self.corpus}-{self.variant}-s{self.seed}" + (f"-n{self.train_n}" if self.train_n else "")
+                + (f"-{self.tag}" if self.tag else ""))
 
     @property
     def out_dir(self) -> Path:
@@ -279,11 +296,11 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
         return f"skip {cell}: train run {train_id} and its evaluation are in the warehouse"
     if reevaluate and train_id is None:
         return f"skip {cell}: no finished training to evaluate again"
-    train = subset(protocol, cell.corpus, "train")
+    train = subset(protocol, cell.corpus, "train", cell.train_n)
     dev = subset(protocol, cell.corpus, "dev")
     sources = {**subset_sources(protocol, cell.corpus), "protocol": protocol["protocol"],
                "code": json.dumps(code_commit()), "tag": cell.tag, "kb_priors": "yes" if use_priors else "no",
-               "diagnostic": diagnostic}
+               "diagnostic": diagnostic, "train_n": str(len(train))}
     model_settings = {**(protocol.get("model") or {}), **(diagnostic_settings(protocol, diagnostic) if diagnostic else {})}
     data = CorpusInput(cell.corpus, {"train": train, "dev": dev}, sources)
     started = time.monotonic()
@@ -291,7 +308,7 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
         priors = resolve_priors(warehouse, cell.variant, cell.corpus, data.entity_types()) if use_priors else None
         spec = TrainSpec(
             corpus=cell.corpus, variant=cell.variant, backbone=protocol["backbone"], out_dir=str(cell.out_dir),
-            seed=cell.seed, epochs=int(protocol["epochs"]), batch_size=int(protocol["batch_size"]), device="cpu",
+            seed=cell.seed, epochs=epochs_for(protocol, cell.train_n), batch_size=int(protocol["batch_size"]), device="cpu",
             training={**(protocol.get("training") or {}),
                       **(diagnostic_settings(protocol, diagnostic, "training") if diagnostic else {})},
             resume=True, model=model_settings,
@@ -354,6 +371,7 @@ def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
                 "variant": r["variant"] + (NO_KB if config["data"].get("kb_priors") == "no" else "")
                 + (f"/{config['data']['diagnostic']}" if config["data"].get("diagnostic") else ""),
                 "seed": config["seed"], "train_run": r["train_id"],
+                "train_n": int(config["data"].get("train_n") or 0) or None,
                 "eval_run": r["eval_id"], "priors_build": r["priors_build"], "p": overall["p"], "r": overall["r"],
                 "f1": overall["f1"], "epochs": r["epochs"], "train_seconds": r["train_seconds"],
                 "per_kind": {m["key"]: m["f1"] for m in metrics if m["scope"] == "kind"},

@@ -1,0 +1,171 @@
+"""What the knowledge base adds (issue 16): KB type priors against learned type vectors, by training-set size.
+
+Each cell is a bench/table4.py cell of the protocol bench/priors-value.yaml (one recorded training run and one
+recorded evaluation of its best epoch on the dev subset, in the results warehouse); a finished cell is skipped and
+an interrupted one resumes. The `no-kb` arm is the same variant trained with `--no-kb-priors` (tag `no-kb`).
+
+    python bench/priors_value.py run --corpus conll2003 --train-n 100 --seed 42 --seed 43 --seed 44
+    python bench/priors_value.py record     # bench/records/priors-value.json, bench/records/priors-value.png
+
+Build the priors first: `typeprior kb build --scheme conll2003 --warehouse bench/results/results.duckdb` (and
+wnut17). Cells of one size and seed run their two arms back to back, so a stopped run leaves paired cells.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+BENCH = Path(__file__).resolve().parent
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import table4  # noqa: E402  (bench/table4.py: protocol, subsets, cells)
+
+PROTOCOL_FILE = BENCH / "priors-value.yaml"
+RECORD = BENCH / "records" / "priors-value.json"
+ARMS = {"kb": True, "no-kb": False}  # arm -> whether type attention reads the KB's priors
+NO_KB_TAG = "no-kb"
+
+app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
+
+
+@app.callback()
+def cli(protocol: Optional[Path] = typer.Option(None, help="protocol file (default bench/priors-value.yaml)")) -> None:
+    """Cells of the priors-value protocol: run, record."""
+    table4.protocol_option(protocol or PROTOCOL_FILE)
+
+
+@app.command()
+def run(
+    corpus: list[str] = typer.Option(..., help="corpora, in order"),
+    train_n: list[int] = typer.Option(..., help="training-set sizes, in order (each ≤ the protocol's train list)"),
+    seed: Optional[list[int]] = typer.Option(None, help="seeds (default: the protocol's)"),
+    arm: Optional[list[str]] = typer.Option(None, help="kb, no-kb (default: both, in that order)"),
+    warehouse: Path = typer.Option(table4.WAREHOUSE),
+    threads: int = typer.Option(2, help="torch CPU threads"),
+    progress: bool = typer.Option(False),
+) -> None:
+    """Train and evaluate every missing cell: corpus × size × seed × arm, one after another."""
+    import torch
+
+    arms = arm or list(ARMS)
+    unknown = sorted(set(arms) - set(ARMS))
+    if unknown:
+        raise typer.BadParameter(f"unknown arms {unknown} (known: {', '.join(ARMS)})")
+    protocol = table4.load_protocol()
+    torch.set_num_threads(threads)
+    table4.code_commit()
+    for c in corpus:
+        for n in train_n:
+            for s in seed or protocol["seeds"]:
+                for a in arms:
+                    for variant in protocol["variants"]:
+                        cell = table4.Cell(protocol["protocol"], c, variant, int(s), "" if ARMS[a] else NO_KB_TAG, n)
+                        typer.echo(f"{time.strftime('%H:%M:%S')} start {cell}", err=True)
+                        typer.echo(table4.run_cell(protocol, cell, warehouse, progress, use_priors=ARMS[a]))
+
+
+def rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The record's rows: one per finished cell, with its arm and training-set size."""
+    out = []
+    for c in cells:
+        out.append({
+            "corpus": c["corpus"], "train_n": c["train_n"], "arm": "no-kb" if c["variant"].endswith(table4.NO_KB) else "kb",
+            "variant": c["variant"].removesuffix(table4.NO_KB), "seed": c["seed"], "f1": c["f1"], "p": c["p"],
+            "r": c["r"], "per_type": c["per_type"], "dev_f1_by_epoch": c["dev_f1_by_epoch"], "epochs": c["epochs"],
+            "train_seconds": c["train_seconds"], "train_run": c["train_run"], "eval_run": c["eval_run"],
+            "priors_build": c["priors_build"], "code": c["code"],
+        })
+    return sorted(out, key=lambda r: (r["corpus"], r["train_n"], r["seed"], r["arm"]))
+
+
+def gaps(record: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per corpus and size: mean F1 of each arm and the mean paired difference kb − no-kb over shared seeds."""
+    out = []
+    for corpus, n in dict.fromkeys((r["corpus"], r["train_n"]) for r in record):
+        arm = {a: {r["seed"]: r["f1"] for r in record if (r["corpus"], r["train_n"], r["arm"]) == (corpus, n, a)}
+               for a in ARMS}
+        paired = sorted(set(arm["kb"]) & set(arm["no-kb"]))
+        diffs = [arm["kb"][s] - arm["no-kb"][s] for s in paired]
+        out.append({
+            "corpus": corpus, "train_n": n, "kb": arm["kb"], "no-kb": arm["no-kb"], "pairs": len(paired),
+            "gap": statistics.mean(diffs) if diffs else None,
+            "gap_sd": statistics.stdev(diffs) if len(diffs) > 1 else None,
+        })
+    return out
+
+
+def markdown(summary: list[dict[str, Any]]) -> str:
+    def mean(values: dict[int, float]) -> str:
+        v = list(values.values())
+        if not v:
+            return "—"
+        return f"{statistics.mean(v) * 100:.2f}" + (f" ± {statistics.stdev(v) * 100:.2f}" if len(v) > 1 else "") + f" (n={len(v)})"
+
+    lines = ["| corpus | train sentences | KB priors | learned E_T (no KB) | KB − no KB (paired seeds) |",
+             "|---|---|---|---|---|"]
+    for g in summary:
+        gap = "—" if g["gap"] is None else f"{g['gap'] * 100:+.2f}" + (
+            f" ± {g['gap_sd'] * 100:.2f}" if g["gap_sd"] is not None else "") + f" (n={g['pairs']})"
+        lines.append(f"| {g['corpus']} | {g['train_n']} | {mean(g['kb'])} | {mean(g['no-kb'])} | {gap} |")
+    return "\n".join(lines)
+
+
+def plot(record: list[dict[str, Any]], path: Path) -> None:
+    """F1 against training-set size, one panel per corpus: each seed as a dot, each arm's mean as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    corpora = list(dict.fromkeys(r["corpus"] for r in record))
+    fig, axes = plt.subplots(1, len(corpora), figsize=(5 * len(corpora), 4), squeeze=False)
+    for ax, corpus in zip(axes[0], corpora):
+        for a, style in zip(ARMS, ("o-", "s--")):
+            mine = [r for r in record if r["corpus"] == corpus and r["arm"] == a]
+            sizes = sorted({r["train_n"] for r in mine})
+            means = [statistics.mean(r["f1"] * 100 for r in mine if r["train_n"] == n) for n in sizes]
+            ax.plot(sizes, means, style, label="KB priors" if a == "kb" else "learned E_T (no KB)")
+            ax.scatter([r["train_n"] for r in mine], [r["f1"] * 100 for r in mine], s=12, alpha=0.5)
+        ax.set_xscale("log")
+        ax.set_xlabel("training sentences")
+        ax.set_ylabel("dev F1 (%)")
+        ax.set_title(corpus)
+        ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+@app.command()
+def record(
+    warehouse: Path = typer.Option(table4.WAREHOUSE),
+    out: Path = typer.Option(RECORD, help="the JSON record; the PNG goes beside it"),
+) -> None:
+    """Write every finished cell as a row of the record and the plot, and print the table."""
+    protocol = table4.load_protocol()
+    record_rows = rows(table4.collect(warehouse, protocol["protocol"]))
+    if not record_rows:
+        raise typer.BadParameter(f"no finished {protocol['protocol']} cells in {warehouse}")
+    summary = gaps(record_rows)
+    payload = {"protocol": {k: protocol[k] for k in ("protocol", "backbone", "variants", "epochs", "epochs_by_train_n",
+                                                     "batch_size", "model", "training", "split_seed")},
+               "command": "python bench/priors_value.py record", "summary": summary, "rows": record_rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    plot(record_rows, out.with_suffix(".png"))
+    typer.echo(markdown(summary))
+
+
+if __name__ == "__main__":
+    app()
