@@ -138,13 +138,12 @@ class PointerNER(PreTrainedModel):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *args: Any, **kwargs: Any) -> "PointerNER":
         """A saved typeprior folder, as `AutoModel.from_pretrained(folder)` gives it: loaded the one way
-        (model/persistence.load: safetensors only, the class of the saved variant, weights checked against the
-        config). Hub names are not looked up: typeprior models are folders."""
-        from .persistence import load
+        (Tagger.load: safetensors only, the class of the saved variant, weights checked against the config).
+        Hub names are not looked up: typeprior models are folders."""
+        from .predict import Tagger
 
         device = kwargs.get("device_map") or kwargs.get("device") or "cpu"
-        model, _, _ = load(pretrained_model_name_or_path, device=device if isinstance(device, str) else "cpu")
-        return model
+        return Tagger.load(pretrained_model_name_or_path, device=device if isinstance(device, str) else "cpu").model
 
     @torch.no_grad()
     def init_type_embeddings_from_names(self, tokenizer: Any) -> None:

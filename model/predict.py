@@ -1,15 +1,22 @@
-"""A trained model bundled with its tokenizer: predict on raw text or token lists, evaluate, save, load."""
+"""A model bundled with its tokenizer: built or loaded (one way each); predict, evaluate, save."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model
 from transformers import PreTrainedTokenizerBase
 
 from . import persistence, precision
+from .backbone import load_backbone, load_tokenizer
+from .config import TypePriorConfig
+from .generator import model_class
+from .persistence import ModelFolderError
+from .tokenizer_files import tokenizer_problem
 from .batching import encode_sentences
 from .corpus.document import Entity, Sentence, entity_order
 from .decoding import decode
@@ -30,7 +37,8 @@ class Predictions:
 
 
 class Tagger:
-    """The pointer model plus its tokenizer, target vocabulary and (optional) type priors.
+    """The pointer model plus its tokenizer and target vocabulary: the one way to build a model
+    (`from_backbone`) and the one way to load one (`load`).
 
     `mixed_precision` (model/precision.py: auto, bf16, fp16, off) is the autocast decoding runs under; the trainer
     sets it to its own setting. `auto` decodes in bf16 where the device computes it natively."""
@@ -39,13 +47,11 @@ class Tagger:
         self,
         model: PointerNER,
         tokenizer: PreTrainedTokenizerBase,
-        priors: Mapping[str, torch.Tensor] | None = None,
         mixed_precision: str | bool = "auto",
     ) -> None:
         self.model = model
         self.mixed_precision = mixed_precision
         self.tokenizer = tokenizer
-        self.priors = dict(priors or {})
         self.vocab = TargetVocab(tuple(model.config.entity_types))
         self.encoder = WordEncoder(tokenizer, max_length=model.config.max_source_length)
 
@@ -58,17 +64,65 @@ class Tagger:
         type_vectors: torch.Tensor | None = None,
         **config: object,
     ) -> "Tagger":
-        """A fresh model: `config` takes TypePriorConfig fields (variant, w, priors_build, ...); `type_vectors`
-        ([C, 384], knowledge-base E_T) are used by the variants with entity type attention and saved with it."""
-        model, tokenizer = persistence.build_model(backbone, entity_types, seed, type_vectors, **config)
-        priors = None if type_vectors is None else {"type_vectors": torch.as_tensor(type_vectors, dtype=torch.float32)}
-        return cls(model, tokenizer, priors)
+        """A fresh model on a backbone (`minilm`, `tiny-random`, or a BART/BERT checkpoint).
+
+        Every part not read from a checkpoint (the new parts; cross-attention of a converted BERT) is initialised
+        from `seed`, whatever the global random state. `config` takes TypePriorConfig fields (`variant`, `w` or
+        `relation_weight`, `priors_build`, ...). `type_vectors` ([C, 384], knowledge-base E_T, rows in
+        entity_types order) become E_T of a variant with entity type attention (saved in its weights); other
+        variants ignore them."""
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            bb = load_backbone(backbone)
+        cfg = TypePriorConfig(
+            bart=bb.model.config,
+            backbone=str(backbone),
+            backbone_kind=bb.kind,
+            entity_types=list(entity_types),
+            layer_norm_eps=bb.layer_norm_eps,
+            max_source_length=min(int(bb.model.config.max_position_embeddings), 512),
+            **config,
+        )
+        cfg.type_priors_from_kb = bool(cfg.type_attention and type_vectors is not None)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            model = model_class(cfg.variant)(cfg)
+        model.bart.load_state_dict(bb.model.state_dict())
+        model.init_type_embeddings_from_names(bb.tokenizer)
+        if cfg.type_priors_from_kb:
+            model.set_type_priors(type_vectors)
+        return cls(model, bb.tokenizer)
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device | None = None) -> "Tagger":
+        """A model folder written by `save` (or a training output folder holding `model/`): safetensors only,
+        the class of the saved variant, every weight checked against the config."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model, tokenizer, priors = persistence.load(resolve_model_dir(folder), device=device)
-        return cls(model, tokenizer, priors)
+        folder = persistence.check_folder(resolve_model_dir(folder))
+        if (problem := tokenizer_problem(folder)) is not None:
+            raise ModelFolderError(problem)
+        try:
+            config = TypePriorConfig.from_pretrained(str(folder))
+        except (ValueError, TypeError, KeyError, AttributeError, OSError) as err:
+            detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ModelFolderError(f"{folder / persistence.CONFIG} is not a valid typeprior model config: {detail}") from None
+        if config.model_type != TypePriorConfig.model_type:
+            raise ModelFolderError(
+                f"model folder {folder} is a {config.model_type!r} model, not {TypePriorConfig.model_type!r}")
+        model = model_class(config.variant)(config)
+        weights = folder / persistence.WEIGHTS
+        try:
+            missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))
+        except (SafetensorError, OSError, RuntimeError, ValueError) as err:
+            raise ModelFolderError(f"{weights} is not a readable safetensors file for this model ({err})") from err
+        if missing or unexpected:
+            raise ModelFolderError(
+                f"model folder {folder}: weights do not match its config (missing {sorted(missing)[:5]}, "
+                f"unexpected {sorted(unexpected)[:5]})"
+            )
+        model.to(device)
+        model.eval()
+        return cls(model, load_tokenizer(folder))
 
     def set_entity_structure(self, structure: str) -> None:
         """Decode as if trained on `flat`, `nested` or `discontinuous` data (the trainer records what it saw;
@@ -80,7 +134,7 @@ class Tagger:
         self.model.config.entity_structure = structure
 
     def save(self, folder: str | Path) -> Path:
-        return persistence.save(self.model, self.tokenizer, folder, self.priors)
+        return persistence.save(self.model, self.tokenizer, folder)
 
     @property
     def device(self) -> torch.device:

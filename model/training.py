@@ -271,7 +271,7 @@ class Trainer:
     def _save_checkpoint(self, opt, sched, state: dict[str, Any]) -> None:
         tensors, meta = _optimizer_to_files(opt)
         with persistence.atomic_dir(self.out / CHECKPOINT) as tmp:
-            persistence.write_model_folder(tmp, self.model, self.tagger.tokenizer, self.tagger.priors)
+            persistence.write_model_folder(tmp, self.model, self.tagger.tokenizer)
             save_file(tensors, str(tmp / OPTIMIZER))
             (tmp / STATE).write_text(json.dumps({**state, "optimizer": meta, "scheduler": sched.state_dict()}, default=str))
 
@@ -283,8 +283,7 @@ class Trainer:
         self.dp.barrier()
         if not (ck / STATE).is_file():
             return None
-        model, _, _ = persistence.load(ck, device=self.device)
-        self.model.load_state_dict(model.state_dict())
+        self.model.load_state_dict(Tagger.load(ck, device=self.device).model.state_dict())
         state = json.loads((ck / STATE).read_text())
         # loaded on CPU: the optimizer moves its state to each parameter's device itself (and keeps `step` on CPU)
         _optimizer_from_files(opt, load_file(str(ck / OPTIMIZER), device="cpu"), state.pop("optimizer"))

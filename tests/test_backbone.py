@@ -78,13 +78,13 @@ def test_a_bert_folder_is_converted_by_path() -> None:
 
 
 def test_models_built_with_one_seed_are_identical() -> None:
-    from typeprior.model.persistence import build_model
+    from typeprior.model.predict import Tagger
 
     torch.manual_seed(1)
-    a, _ = build_model("minilm", ["LOC"], seed=3)
+    a = Tagger.from_backbone("minilm", ["LOC"], seed=3).model
     torch.manual_seed(2)  # the global random state must not matter
-    b, _ = build_model("minilm", ["LOC"], seed=3)
-    c, _ = build_model("minilm", ["LOC"], seed=4)
+    b = Tagger.from_backbone("minilm", ["LOC"], seed=3).model
+    c = Tagger.from_backbone("minilm", ["LOC"], seed=4).model
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(p, q), name
     cross = "bart.decoder.layers.0.encoder_attn.q_proj.weight"

@@ -105,7 +105,7 @@ def test_kb_build_with_a_missing_embedding_model(tmp_path: Path, capsys: pytest.
 
 
 def test_a_model_config_of_wrong_types_names_config_json(tmp_path: Path) -> None:
-    from typeprior.model.persistence import ModelFolderError, load
+    from typeprior.model.persistence import ModelFolderError
     from typeprior.model.predict import Tagger
 
     folder = Tagger.from_backbone("tiny-random", ["PER"], variant="baseline").save(tmp_path / "m")
@@ -113,4 +113,4 @@ def test_a_model_config_of_wrong_types_names_config_json(tmp_path: Path) -> None
     for bad in ({"max_len": -3}, {"entity_types": [1, 2]}, {"num_beams": "four"}, {"variant": "fancy"}):
         (folder / "config.json").write_text(json.dumps({**config, **bad}))
         with pytest.raises(ModelFolderError, match="config.json"):
-            load(folder)
+            Tagger.load(folder, device="cpu")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from typeprior.flows.cli import app
 from typeprior.model.corpus import Entity, Sentence
 from typeprior.model.metrics import score
-from typeprior.model.persistence import ModelFolderError, load
+from typeprior.model.persistence import ModelFolderError
 from typeprior.model.predict import Tagger
 from typeprior.model.training import Trainer, TrainingConfig, TrainingError, train
 
@@ -133,8 +133,8 @@ def test_training_resumes_from_its_checkpoint_exactly(tmp_path: Path) -> None:
                     resume=True)
     assert [h["epoch"] for h in resumed.history] == [0, 1, 2]
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-5)
-    a, _, _ = load(tmp_path / "a" / "checkpoint")
-    b, _, _ = load(tmp_path / "b" / "checkpoint")
+    a = Tagger.load(tmp_path / "a" / "checkpoint", device="cpu").model
+    b = Tagger.load(tmp_path / "b" / "checkpoint", device="cpu").model
     for p, q in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.allclose(p, q, atol=1e-6)
 
@@ -153,9 +153,9 @@ def test_a_pickled_model_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
     torch.save({"w": torch.zeros(1)}, tmp_path / "pytorch_model.bin")
     with pytest.raises(ModelFolderError, match="pickle"):
-        load(tmp_path)
+        Tagger.load(tmp_path)
     with pytest.raises(ModelFolderError, match="does not exist"):
-        load(tmp_path / "absent")
+        Tagger.load(tmp_path / "absent")
 
 
 def test_cli_train_evaluate_predict(tmp_path: Path) -> None:
@@ -187,14 +187,16 @@ def test_cli_train_evaluate_predict(tmp_path: Path) -> None:
 
 
 def test_type_priors_travel_with_the_model_folder(tmp_path: Path) -> None:
-    tagger = Tagger.from_backbone("tiny-random", ["LOC", "PER"])
-    tagger.priors = {"type_vectors": torch.randn(2, 384), "counts": torch.tensor([3, 5])}
+    """E_T is a buffer of the model's weights, so the folder needs no file of its own for it."""
+    vectors = torch.randn(2, 384)
+    tagger = Tagger.from_backbone("tiny-random", ["LOC", "PER"], type_vectors=vectors, variant="rp-eta")
     tagger.model.config.priors_build = {"source": "test", "types": ["LOC", "PER"]}
     tagger.save(tmp_path / "m")
     again = Tagger.load(tmp_path / "m", device="cpu")
-    assert again.priors.keys() == tagger.priors.keys()
-    assert all(torch.equal(again.priors[k], v) for k, v in tagger.priors.items())
+    assert torch.equal(again.model.type_embeddings.vectors(), vectors)
+    assert again.model.config.type_priors_from_kb
     assert again.model.config.priors_build == {"source": "test", "types": ["LOC", "PER"]}
+    assert sorted(p.name for p in (tmp_path / "m").iterdir() if "safetensors" in p.name) == ["model.safetensors"]
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # nothing left aside
 
 

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from typeprior.model.persistence import build_model
+from typeprior.model.predict import Tagger
 from typeprior.model.training import TrainingConfig, parameter_groups
 
 
 @pytest.fixture(scope="module")
 def converted():
-    model, _ = build_model("minilm", ["PER", "LOC"], seed=0, variant="full")
-    return model
+    return Tagger.from_backbone("minilm", ["PER", "LOC"], seed=0, variant="full").model
 
 
 def settings(model, **overrides) -> dict[str, tuple[float, float]]:
@@ -43,6 +42,6 @@ def test_lr_decoder_moves_only_the_decoders_pretrained_weights(converted) -> Non
 
 
 def test_a_random_backbone_is_all_new() -> None:
-    model, _ = build_model("tiny-random", ["PER"], seed=0)
+    model = Tagger.from_backbone("tiny-random", ["PER"], seed=0).model
     lrs = {g["lr"] for g in parameter_groups(model, TrainingConfig.load(lr_backbone=1e-5, lr_new=5e-4))}
     assert lrs == {5e-4}

@@ -20,7 +20,8 @@ import torch
 
 from fake_mediawiki import FakeMediaWiki
 from typeprior.model.corpus import Entity, Sentence
-from typeprior.model.persistence import check_folder, load
+from typeprior.model.persistence import check_folder
+from typeprior.model.predict import Tagger
 from typeprior.model.training import TrainingConfig, train
 from test_reliability_wiki import SCHEME, contents, fixture_wiki, harvest_all
 
@@ -211,7 +212,7 @@ def _no_half_written_folder_in_use(out: Path) -> int | None:
     for name in ("checkpoint", "model"):
         if (out / name).exists() or any(out.glob(f".{name}.old-*")):
             check_folder(out / name)
-            load(out / name)
+            Tagger.load(out / name, device="cpu")
     state = out / "checkpoint" / "trainer_state.json"
     return json.loads(state.read_text())["epoch"] if state.is_file() else None
 
@@ -236,8 +237,8 @@ def _train_killed_then_resumed(tmp_path: Path, reference: Path, kill_at: str, ex
     trained = [int(line.split()[1]) for line in resumed.stdout.splitlines() if line.startswith("checkpoint ")]
     assert trained == list(range(expected_epoch + 1, TRAIN_SETTINGS["epochs"])), resumed.stdout
     assert resumed.stdout.strip().splitlines()[-1] == "done " + json.dumps(list(range(TRAIN_SETTINGS["epochs"])))
-    got, _, _ = load(out / "checkpoint")
-    want, _, _ = load(reference / "checkpoint")
+    got = Tagger.load(out / "checkpoint", device="cpu").model
+    want = Tagger.load(reference / "checkpoint", device="cpu").model
     for (name, p), q in zip(got.state_dict().items(), want.state_dict().values()):
         assert torch.allclose(p, q, atol=1e-5), f"{name} differs from the uninterrupted run"
 

@@ -12,7 +12,6 @@ from typeprior.model import precision
 from typeprior.model import predict as predict_module
 from typeprior.model.corpus import Entity, Sentence
 from typeprior.model.distributed import DataParallel, epoch_order
-from typeprior.model.persistence import load
 from typeprior.model.predict import Tagger
 from typeprior.model.training import Trainer, TrainingConfig, TrainingError, train
 
@@ -174,7 +173,7 @@ def test_bucketed_bf16_training_resumes_to_identical_weights(tmp_path: Path) -> 
         Trainer(tagger, settings(), tmp_path / "b").fit(DATA, DATA, on_epoch=crash)
     resumed = train(DATA, DATA, "tiny-random", tmp_path / "b", settings(keep_checkpoint=True), resume=True)
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-5)
-    a, _, _ = load(tmp_path / "a" / "checkpoint")
-    b, _, _ = load(tmp_path / "b" / "checkpoint")
+    a = Tagger.load(tmp_path / "a" / "checkpoint", device="cpu").model
+    b = Tagger.load(tmp_path / "b" / "checkpoint", device="cpu").model
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.allclose(p, q, atol=1e-6), name

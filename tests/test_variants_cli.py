@@ -60,7 +60,6 @@ def test_train_full_with_a_priors_build_records_variant_w_and_build(tmp_path: Pa
     assert (cfg.variant, cfg.w, cfg.priors_build["build_id"], cfg.type_priors_from_kb) == ("full", 0.4, build, True)
     expected = load_type_priors(warehouse_path, build, "demo", types=["LOC", "PER"])
     assert torch.allclose(tagger.model.type_embeddings.vectors(), torch.as_tensor(expected.vectors))
-    assert torch.allclose(tagger.priors["type_vectors"], torch.as_tensor(expected.vectors))
 
     r = runner.invoke(app, [*args, "--epochs", "2", "--resume"])
     assert r.exit_code == 0, r.output
