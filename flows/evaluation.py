@@ -113,7 +113,7 @@ def evaluate_run(
     }
     with open_warehouse(warehouse) as wh:
         run_id = start_run(wh, "evaluate", info, corpus=corpus, variant=info["variant"], backbone=info["backbone"],
-                           w=info["w"], priors_build=None if info["priors_build"] is None else str(info["priors_build"]),
+                           w=info["w"], priors_build=info["priors_build"],
                            model_dir=str(model_dir), parent_run_id=parent_run_id)
     info["run_id"] = run_id
     try:

@@ -1,10 +1,10 @@
 """What a run reads: a corpus (files, or splits imported into the warehouse) and, for some variants, type priors."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from typeprior.kb.priors import TypePriorSet
 from typeprior.model.corpus import Sentence, read_corpus
 from typeprior.warehouse import open_warehouse
 from typeprior.warehouse.corpora import import_corpus, list_splits, load_corpus
@@ -81,27 +81,10 @@ def resolve_corpus(
     return CorpusInput(corpus, splits, sources)
 
 
-@dataclass(frozen=True)
-class PriorsChoice:
-    """The priors a run uses: None for variants without type attention."""
-
-    build_id: int
-    scheme: str
-    content_hash: str
-    types: list[str]
-    vectors: Any  # numpy [C, 384], rows in `types` order
-    empty_types: list[str] = field(default_factory=list)  # types the build found no entity for (E_t = 0)
-
-    def summary(self) -> dict[str, Any]:
-        """What a run records of its priors (run config, model config); `empty_types` shows which E_t are zero."""
-        return {"build_id": self.build_id, "scheme": self.scheme, "content_hash": self.content_hash,
-                "empty_types": list(self.empty_types)}
-
-
 def resolve_priors(
     warehouse: str | Path, variant: str, corpus: str, types: list[str], build: str | int = "latest",
     scheme: str | None = None,
-) -> PriorsChoice | None:
+) -> TypePriorSet | None:
     """E_t for the corpus's types from a build, or None (the variant has no type attention, or learns E_T).
 
     `build`: an id; `latest` (the latest finished build of the corpus's scheme, which must exist); `auto` (that
@@ -122,5 +105,4 @@ def resolve_priors(
             return None
         hint = "" if scheme else f" (or pass --scheme: corpus {corpus!r} reads scheme {chosen!r})"
         raise BuildNotFoundError(f"{err}{hint}") from None
-    return PriorsChoice(priors.build_id, priors.scheme, priors.content_hash, list(priors.types), priors.vectors,
-                        priors.empty_types)
+    return priors

@@ -9,7 +9,9 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from . import artifacts
-from .inputs import CorpusInput, PriorsChoice, resolve_corpus, resolve_priors
+from typeprior.kb.priors import TypePriorSet
+
+from .inputs import CorpusInput, resolve_corpus, resolve_priors
 from .training import TrainSpec, make_spec, train_run
 from .warehouse_path import warehouse_path
 
@@ -22,12 +24,12 @@ def load_corpus_task(warehouse: str, corpus: str, train_file: str | None, dev_fi
 
 @task(name="resolve-priors", cache_policy=NO_CACHE)
 def resolve_priors_task(warehouse: str, variant: str, corpus: str, types: list[str], build: str | int,
-                        scheme: str | None) -> PriorsChoice | None:
+                        scheme: str | None) -> TypePriorSet | None:
     return resolve_priors(warehouse, variant, corpus, types, build, scheme)
 
 
 @task(name="fit", cache_policy=NO_CACHE)
-def fit_task(warehouse: str, spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None,
+def fit_task(warehouse: str, spec: TrainSpec, data: CorpusInput, priors: TypePriorSet | None,
              progress: bool) -> dict[str, Any]:
     return asdict(train_run(warehouse, spec, data, priors, progress))
 

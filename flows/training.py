@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from typeprior.kb.priors import TypePriorSet
 from typeprior.warehouse import open_warehouse
 from typeprior.warehouse.runs import (
     finish_run,
@@ -25,7 +26,7 @@ from typeprior.warehouse.runs import (
 )
 
 from .config import FlowConfigError, check_variant, defaults, output_dir
-from .inputs import CorpusInput, PriorsChoice
+from .inputs import CorpusInput
 from .model_card import write_model_card
 from .plots import learning_curve
 
@@ -96,7 +97,7 @@ def training_config(spec: TrainSpec, progress: bool) -> Any:
     return TrainingConfig.load(spec.training_file, backbone=spec.backbone, **overrides)
 
 
-def model_options(spec: TrainSpec, priors: PriorsChoice | None) -> dict[str, Any]:
+def model_options(spec: TrainSpec, priors: TypePriorSet | None) -> dict[str, Any]:
     """The model-config keys a variant sets: the variant itself, w, the priors build it reads, and the run's
     overrides of model/additions.yaml settings (`spec.model`, checked when the spec is made)."""
     options: dict[str, Any] = {"variant": spec.variant, **spec.model}
@@ -107,7 +108,7 @@ def model_options(spec: TrainSpec, priors: PriorsChoice | None) -> dict[str, Any
     return options
 
 
-def open_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None,
+def open_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors: TypePriorSet | None,
              train_config: Any) -> int:
     """A new run row, or (when resuming) the latest run of the same output folder, marked running again unless
     it completed."""
@@ -128,7 +129,7 @@ def open_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors: 
             return run_id
         return start_run(
             wh, "train", config, corpus=spec.corpus, variant=spec.variant, backbone=spec.backbone,
-            w=spec.relation_weight(), priors_build=None if priors is None else str(priors.build_id),
+            w=spec.relation_weight(), priors_build=None if priors is None else priors.build_id,
             model_dir=spec.out_dir, parent_run_id=spec.parent_run_id,
         )
 
@@ -150,7 +151,7 @@ def fail_run(warehouse: str | Path, run_id: int, error: BaseException) -> None:
         finish_run(wh, run_id, "cancelled" if cancelled else "failed", message=message)
 
 
-def build_tagger(spec: TrainSpec, types: list[str], priors: PriorsChoice | None) -> Any:
+def build_tagger(spec: TrainSpec, types: list[str], priors: TypePriorSet | None) -> Any:
     """A fresh model on the backbone (or the checkpoint being resumed) carrying the variant's settings and priors."""
     import torch
     from typeprior.model.predict import Tagger
@@ -163,7 +164,7 @@ def build_tagger(spec: TrainSpec, types: list[str], priors: PriorsChoice | None)
     return Tagger.from_backbone(spec.backbone, types, spec.seed, type_vectors=vectors, **model_options(spec, priors))
 
 
-def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None,
+def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors: TypePriorSet | None,
               progress: bool = True, on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainOutcome:
     """Train on the corpus's train split (best epoch by dev F1 when it has dev), recording into the warehouse.
 
@@ -215,7 +216,7 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
                         len(result.history), str(curve), None if priors is None else priors.build_id)
 
 
-def _train_unrecorded(spec: TrainSpec, data: CorpusInput, priors: PriorsChoice | None, cfg: Any) -> TrainOutcome:
+def _train_unrecorded(spec: TrainSpec, data: CorpusInput, priors: TypePriorSet | None, cfg: Any) -> TrainOutcome:
     """A torchrun rank other than 0 trains its share but writes nothing: rank 0 owns the run row and the files."""
     from typeprior.model.training import BEST, Trainer
 

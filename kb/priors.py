@@ -34,6 +34,11 @@ class TypePriorSet:
         """Types the build found no entity for: their E_t is the empty sum, 0 (recorded with every run)."""
         return [t for t in self.types if self.n_entities.get(t, 0) == 0]
 
+    def summary(self) -> dict[str, Any]:
+        """What a run records of its priors (run config, model config); `empty_types` shows which E_t are zero."""
+        return {"build_id": self.build_id, "scheme": self.scheme, "content_hash": self.content_hash,
+                "empty_types": self.empty_types}
+
 
 def resolve_build(store: KBStore, build: str | int = "latest", scheme: str | None = None) -> dict[str, Any]:
     """The finished build asked for: an id, or "latest" (of `scheme` when given)."""

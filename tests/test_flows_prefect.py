@@ -93,7 +93,7 @@ def test_pipeline_command_runs_the_whole_path(files: dict[str, Path]) -> None:
         errors = wh.query("SELECT sum(value) AS n FROM metrics WHERE run_id = ? AND scope = 'error'", [runs[1]["run_id"]])
     assert splits == {"train", "dev", "test"}
     assert [(r["kind"], r["status"]) for r in runs] == [("train", "completed"), ("evaluate", "completed")]
-    assert runs[0]["priors_build"] == str(build[0]["build_id"]) and runs[1]["parent_run_id"] == runs[0]["run_id"]
+    assert runs[0]["priors_build"] == build[0]["build_id"] and runs[1]["parent_run_id"] == runs[0]["run_id"]
     assert outcomes == errors[0]["n"]
 
     report = artifact(f"evaluation-report-run-{runs[1]['run_id']}")

@@ -174,7 +174,7 @@ def test_serve_rebuild_triggers_training_once(tmp_path: Path) -> None:
     (run,) = runs
     assert (run["kind"], run["status"], run["corpus"], run["variant"], run["backbone"]) == \
         ("train", "completed", "tiny", "full", "tiny-random")
-    assert run["priors_build"] == str(decisions[0]["build_id"])
+    assert run["priors_build"] == decisions[0]["build_id"]
     assert json.loads(run["config"])["priors"]["build_id"] == decisions[0]["build_id"]
     from typeprior.model.training import TrainingConfig
 

@@ -69,7 +69,7 @@ def test_train_full_with_a_priors_build_records_variant_w_and_build(tmp_path: Pa
         epochs = wh.query("SELECT epoch, relation_loss FROM epochs ORDER BY epoch")
     # a finished run asked for more epochs continues its kept checkpoint in the same run row (epoch 2 only)
     assert [(r["status"], r["variant"], r["w"], r["priors_build"]) for r in runs] == [
-        ("completed", "full", 0.4, str(build))]
+        ("completed", "full", 0.4, build)]
     assert [e["epoch"] for e in epochs] == [1, 2] and all(e["relation_loss"] > 0 for e in epochs)
 
     r = runner.invoke(app, ["evaluate", "--model", str(out), "--data", str(dev), "--corpus", "demo",
@@ -79,7 +79,7 @@ def test_train_full_with_a_priors_build_records_variant_w_and_build(tmp_path: Pa
     assert {"p", "r", "f1", "run_id"} <= set(result) and Path(result["report"]).is_file()
     with open_warehouse(warehouse_path, read_only=True) as wh:
         evals = wh.query("SELECT variant, priors_build FROM runs WHERE kind = 'evaluate'")
-    assert evals == [{"variant": "full", "priors_build": str(build)}]
+    assert evals == [{"variant": "full", "priors_build": build}]
 
 
 def test_unrecorded_training_reads_priors_and_bad_choices_fail_clearly(tmp_path: Path, warehouse_path: Path, files,

@@ -75,3 +75,20 @@ def test_a_warehouse_from_a_newer_program_is_refused(warehouse_path: Path) -> No
         wh.execute("INSERT INTO schema_version (version, name) VALUES (999, 'future')")
     with pytest.raises(MigrationError, match="999"):
         open_warehouse(warehouse_path)
+
+
+def test_a_warehouse_whose_priors_build_was_text_keeps_its_build_ids(tmp_path: Path) -> None:
+    """006 turns runs.priors_build from text into the integer build id: the old rows keep their ids."""
+    schema = tmp_path / "schema"
+    schema.mkdir()
+    for m in discover():
+        if m.version < 6:
+            _write(schema, m.path.name, m.path.read_text())
+    file = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(file))
+    migrate(con, schema)
+    con.execute("INSERT INTO runs (kind, config, priors_build) VALUES ('train', '{}', '3'), ('train', '{}', NULL)")
+    con.close()
+    with open_warehouse(file) as wh:
+        rows = wh.query("SELECT priors_build, typeof(priors_build) AS t FROM runs ORDER BY run_id")
+    assert rows == [{"priors_build": 3, "t": "INTEGER"}, {"priors_build": None, "t": "INTEGER"}]

@@ -31,7 +31,7 @@ def start_run(
     variant: str | None = None,
     backbone: str | None = None,
     w: float | None = None,
-    priors_build: str | None = None,
+    priors_build: int | None = None,
     model_dir: str | None = None,
     parent_run_id: int | None = None,
 ) -> int:
