@@ -58,13 +58,16 @@ def step(args: argparse.Namespace, n: int, device: str) -> dict:
     """One step at n words; returns seconds and the peak memory in MB."""
     import torch
 
+    from typeprior.model.config import addition_defaults
     from typeprior.model.relation import DEFAULT_BLOCK_CELLS, RelationPrediction
     from typeprior.model.relation_attention import RelationAttention
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cells = None if args.no_blocks else (args.block_cells or DEFAULT_BLOCK_CELLS)
-    task = RelationPrediction(args.d_model, args.grid_dim, block_cells=cells).to(device)
+    focal = addition_defaults()
+    task = RelationPrediction(args.d_model, args.grid_dim, block_cells=cells, alpha=focal["focal_alpha"],
+                              gamma=focal["focal_gamma"]).to(device)
     attn = RelationAttention(
         args.grid_dim, args.d_model, args.layers, args.heads, reduce_dim=args.reduce_dim, block_cells=cells
     ).to(device)

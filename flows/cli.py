@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from typeprior.errors import DEBUG_ENV, INTERRUPTED, exit_code, one_line
+from typeprior.errors import BAD_INPUT, DEBUG_ENV, INTERRUPTED, exit_code, one_line
 from typeprior.warehouse.signals import received, terminate_like_interrupt
 
 from .commands import data, kb, model, pipeline, sql, warehouse_import
@@ -57,9 +57,13 @@ def main(argv: list[str] | None = None) -> None:
             code = app(args=args, prog_name="typeprior", standalone_mode=False)
     except typer.Exit as done:
         sys.exit(done.exit_code)
-    except typer.Abort as stopped:  # click's form of a KeyboardInterrupt (Ctrl-C, or SIGTERM as Terminated)
+    except typer.Abort as stopped:  # click's form of a KeyboardInterrupt (Ctrl-C, SIGTERM) or of an EOF at a prompt
+        cause = stopped.__cause__ or stopped.__context__  # a prompt raises Abort `from None`: the EOF is the context
+        if isinstance(cause, EOFError):
+            typer.echo("error: standard input ended where the command expected an answer", err=True)
+            sys.exit(BAD_INPUT)
         typer.echo("error: interrupted", err=True)
-        sys.exit(exit_code(stopped.__cause__ or KeyboardInterrupt()))
+        sys.exit(exit_code(cause or KeyboardInterrupt()))
     except BaseException as error:  # noqa: BLE001 - the CLI boundary: every error ends in one line
         if is_usage_error(error):
             error.show()  # type: ignore[attr-defined]

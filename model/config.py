@@ -39,14 +39,15 @@ def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
 MODEL_KEYS = (*SETTINGS, "word_shape", "max_len", "max_len_a", "num_beams", "pointer_dropout")
 
 
-def relation_weight(variant: str, backbone: str | None = None, w: float | None = None) -> float:
-    """The w a model of this variant trains with: the one given, else model/additions.yaml's for a variant with
-    relation prediction, else 0 (no relation loss)."""
+def relation_weight(variant: str, backbone: str | None = None, w: float | None = None,
+                    relation_prediction: bool | None = None) -> float:
+    """The w a model trains with, the one rule for it: the one given, else model/additions.yaml's when the model
+    predicts relations (`relation_prediction`, by default the variant's switch), else 0 (no relation loss)."""
     if w is not None:
         return float(w)
-    if not variant_table()[check_variant(variant)].get("relation_prediction", False):
-        return 0.0
-    return float(addition_defaults(backbone)["relation_weight"])
+    if relation_prediction is None:
+        relation_prediction = bool(variant_table()[check_variant(variant)].get("relation_prediction", False))
+    return float(addition_defaults(backbone)["relation_weight"]) if relation_prediction else 0.0
 
 
 class ModelConfigError(TypePriorError, ValueError):
@@ -175,7 +176,7 @@ class TypePriorConfig(PreTrainedConfig):
             if getattr(self, name) is None:
                 setattr(self, name, defaults.get(name))
         if self.relation_weight is None:
-            self.relation_weight = float(defaults["relation_weight"]) if self.relation_prediction else 0.0
+            self.relation_weight = relation_weight(self.variant, self.backbone, None, self.relation_prediction)
 
     @property
     def w(self) -> float:

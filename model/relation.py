@@ -33,9 +33,6 @@ NONE, INSIDE, BEGIN_END = 0, 1, 2
 RELATIONS = ("None", "Inside", "Begin-End")
 IGNORE_INDEX = -100
 
-DEFAULT_ALPHA = 5.0
-DEFAULT_GAMMA = 1.0
-DEFAULT_RELATION_WEIGHT = 0.3
 DEFAULT_BLOCK_CELLS = 1 << 15  # about 1 GB of activations per block at grid and reduce width 256
 
 
@@ -294,8 +291,7 @@ class FocalLoss(nn.Module):
     None, and in short trainings one weight leaves the head predicting None everywhere (bench/relation_probe.py).
     """
 
-    def __init__(self, alpha: float | Sequence[float] = DEFAULT_ALPHA, gamma: float = DEFAULT_GAMMA,
-                 ignore_index: int = IGNORE_INDEX) -> None:
+    def __init__(self, alpha: float | Sequence[float], gamma: float, ignore_index: int = IGNORE_INDEX) -> None:
         super().__init__()
         weights = [float(alpha)] * len(RELATIONS) if isinstance(alpha, (int, float)) else [float(a) for a in alpha]
         if len(weights) != len(RELATIONS) or not all(math.isfinite(a) and a > 0 for a in weights):
@@ -327,8 +323,9 @@ class RelationPrediction(nn.Module):
         grid_dim: int = 256,
         hidden: int | None = None,
         dropout: float = 0.1,
-        alpha: float | Sequence[float] = DEFAULT_ALPHA,
-        gamma: float = DEFAULT_GAMMA,
+        *,
+        alpha: float | Sequence[float],
+        gamma: float,
         block_cells: int | None = DEFAULT_BLOCK_CELLS,
     ) -> None:
         super().__init__()
@@ -360,10 +357,3 @@ class RelationPrediction(nn.Module):
         mask = word_mask.bool()
         cells = mask[:, :, None] & mask[:, None, :]
         return logits.argmax(-1).masked_fill(~cells, IGNORE_INDEX)
-
-
-def multi_task_loss(
-    entity_loss: torch.Tensor, relation_loss: torch.Tensor, weight: float = DEFAULT_RELATION_WEIGHT
-) -> torch.Tensor:
-    """L = L_entity + w * L_relation (eq. 13, w = 0.3 by default)."""
-    return entity_loss + weight * relation_loss

@@ -114,3 +114,23 @@ def test_a_model_config_of_wrong_types_names_config_json(tmp_path: Path) -> None
         (folder / "config.json").write_text(json.dumps({**config, **bad}))
         with pytest.raises(ModelFolderError, match="config.json"):
             Tagger.load(folder, device="cpu")
+
+
+def test_an_eof_at_a_prompt_is_bad_input_not_an_interruption(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """click turns both Ctrl-C and an EOF at a prompt into Abort; only the first is an interruption."""
+    import io
+
+    import typer
+
+    from typeprior.flows.cli import app
+
+    app.command("ask")(lambda: typer.echo(typer.prompt("name")))
+    monkeypatch.setattr(app, "registered_commands", app.registered_commands)  # restored after the test
+    try:
+        monkeypatch.setattr("sys.stdin", io.StringIO(""))
+        code, err = run(["ask"], capsys)
+    finally:
+        app.registered_commands.pop()
+    assert code == BAD_INPUT and err.strip().splitlines()[-1] == (
+        "error: standard input ended where the command expected an answer"), err

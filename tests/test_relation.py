@@ -18,7 +18,6 @@ from typeprior.model.relation import (
     RelationLabelError,
     RelationPrediction,
     batch_relation_labels,
-    multi_task_loss,
     relation_labels,
     grid_blocks,
     length_groups,
@@ -129,21 +128,21 @@ def test_focal_loss_matches_its_formula() -> None:
     assert got.item() == pytest.approx(sum(terms) / len(terms), rel=1e-5)
     ce = F.cross_entropy(logits.reshape(-1, 3), target.reshape(-1), ignore_index=IGNORE_INDEX)
     torch.testing.assert_close(FocalLoss(alpha=1.0, gamma=0.0)(logits, target), ce)
-    assert FocalLoss()(logits, torch.full_like(target, IGNORE_INDEX)).item() == 0.0
+    assert FocalLoss(alpha=5.0, gamma=1.0)(logits, torch.full_like(target, IGNORE_INDEX)).item() == 0.0
     per_relation = FocalLoss(alpha=[1.0, 4.0, 9.0], gamma=1.0)(logits, target)
     weights = [1.0, 4.0, 9.0]
     kept = [int(t) for t in target.flatten().tolist() if t != IGNORE_INDEX]
     weighted = [w_over_5 * weights[t] for w_over_5, t in zip([x / 5.0 for x in terms], kept)]
     assert per_relation.item() == pytest.approx(sum(weighted) / len(weighted), rel=1e-5)
-    torch.testing.assert_close(FocalLoss(alpha=[5.0, 5.0, 5.0])(logits, target), got)
+    torch.testing.assert_close(FocalLoss(alpha=[5.0, 5.0, 5.0], gamma=1.0)(logits, target), got)
     for bad in ([1.0, 2.0], [1.0, -1.0, 1.0], [1.0, float("nan"), 1.0]):
         with pytest.raises(ValueError, match="focal alpha"):
-            FocalLoss(alpha=bad)
+            FocalLoss(alpha=bad, gamma=1.0)
 
 
 def tiny_task(**kw) -> RelationPrediction:
     torch.manual_seed(0)
-    task = RelationPrediction(d_model=12, grid_dim=8, hidden=10, dropout=0.0, **kw)
+    task = RelationPrediction(d_model=12, grid_dim=8, hidden=10, dropout=0.0, **{"alpha": 5.0, "gamma": 1.0, **kw})
     for p in task.parameters():  # leave the zero start so that every path carries a gradient
         torch.nn.init.normal_(p, std=0.3)
     return task
@@ -217,11 +216,6 @@ def test_word_states_gathers_first_sub_words() -> None:
     got = word_states(tokens, index, mask)
     assert torch.equal(got[0], tokens[0, [1, 2, 4]])
     assert torch.equal(got[1, :2], tokens[1, [1, 3]]) and (got[1, 2] == 0).all()
-
-
-def test_multi_task_loss_weights_the_relation_loss() -> None:
-    assert multi_task_loss(torch.tensor(2.0), torch.tensor(10.0)).item() == pytest.approx(5.0)
-    assert multi_task_loss(torch.tensor(2.0), torch.tensor(10.0), weight=1.0).item() == pytest.approx(12.0)
 
 
 def test_length_groups_keep_padding_within_the_slack() -> None:
