@@ -7,14 +7,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+
+from typeprior.yaml_files import read_mapping
 
 from .errors import KBError
 
 
 @lru_cache(maxsize=1)
 def _defaults() -> dict[str, Any]:
-    return yaml.safe_load((resources.files("typeprior.kb") / "settings.yaml").read_text(encoding="utf-8"))
+    return read_mapping(Path(str(resources.files("typeprior.kb") / "settings.yaml")), KBError, "kb settings file")
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> dict[str, Any]:
@@ -30,10 +31,7 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
     """Defaults, then the file at `path`, then `overrides` (nested dicts)."""
     settings = copy.deepcopy(_defaults())
     if path is not None:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise KBError(f"{path}: settings must be a mapping")
-        settings = _merge(settings, data, str(path))
+        settings = _merge(settings, read_mapping(path, KBError, "kb settings file"), str(path))
     if overrides:
         settings = _merge(settings, overrides, "overrides")
     return settings

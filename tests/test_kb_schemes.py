@@ -56,7 +56,7 @@ def test_a_scheme_loads_from_a_file_path() -> None:
     ("name: x\ntypes: {A: {colour: red}}\n", "unknown keys"),
     ("name: x\nlimits: {category_depth: -1}\ntypes: {A: {}}\n", "non-negative"),
     ("name: x\nextends: nowhere\n", "unknown scheme 'nowhere'"),
-    ("name: [x\n", "not valid YAML"),
+    ("name: [x\n", "not YAML"),
     ("name: x\ncommon_nouns: yes please\ntypes: {A: {}}\n", "'common_nouns' must be true or false"),
 ])
 def test_bad_scheme_files_name_the_file_and_the_problem(tmp_path: Path, body: str, message: str) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 
 import duckdb
 import pandas as pd
-import yaml
+
+from typeprior.yaml_files import read_mapping
 
 from ..errors import SchemeError
 
@@ -49,11 +50,8 @@ def check_file(scheme: str) -> Path | None:
 def load_checks(path: str | Path) -> CheckSet:
     """Read and validate a check file."""
     where = str(path)
-    try:
-        data: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise SchemeError(f"cannot read the check file: {err}", where) from err
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list) or not isinstance(data.get("frame"), dict):
+    data = read_mapping(path, SchemeError, "check file")
+    if not isinstance(data.get("items"), list) or not isinstance(data.get("frame"), dict):
         raise SchemeError("a check file needs 'scheme', 'frame' and 'items'", where)
     items = pd.DataFrame([{k: item.get(k) for k in _ITEM_COLUMNS} for item in data["items"]], columns=_ITEM_COLUMNS)
     bad = sorted(set(items["sample"]) - {"typed", "untyped"})

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+
+from typeprior.yaml_files import read_mapping
 
 from ..errors import SchemeError
 
@@ -225,8 +226,4 @@ def load_scheme(name_or_path: str | Path, schemes_dir: str | Path | None = None)
 
 
 def _load_file(path: Path, resolve: Any) -> Scheme:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise SchemeError(f"not valid YAML: {err}", str(path)) from err
-    return parse_scheme(data, str(path), resolve)
+    return parse_scheme(read_mapping(path, SchemeError, "scheme file"), str(path), resolve)
