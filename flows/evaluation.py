@@ -15,7 +15,7 @@ from typeprior.model import safe_write
 from typeprior.model.corpus import Entity, Sentence
 from typeprior.model.metrics import error_breakdown, score
 from typeprior.warehouse import open_warehouse
-from typeprior.warehouse.runs import finish_run, record_metrics, record_predictions, start_run
+from typeprior.warehouse.runs import finish_run, priors_comparison, record_metrics, record_predictions, start_run
 
 from .report import evaluation_report
 
@@ -30,6 +30,7 @@ class EvalOutcome:
     errors: dict[str, int]
     report: str
     report_path: str
+    priors_comparison: dict[str, Any] | None = None  # F1 next to an earlier priors build's model (view)
 
 
 def predict_with_progress(tagger: Any, sentences: Sequence[Sentence], batch_size: int, num_beams: int | None,
@@ -120,15 +121,16 @@ def evaluate_run(
         predicted = predict_with_progress(tagger, sentences, batch_size, num_beams, progress)
         scores = _with_tp(score(sentences, predicted).to_dict())
         errors = error_breakdown(sentences, predicted)
-        text = evaluation_report(info, scores, errors, error_examples(sentences, predicted, EXAMPLES_PER_CLASS),
-                                 str(warehouse))
-        path = write_text(Path(report_path), text)
-        with open_warehouse(warehouse) as wh, wh.transaction():
+        with open_warehouse(warehouse) as wh, wh.transaction():  # the report reads this run's scores back
             record_metrics(wh, run_id, split, scores)
             record_predictions(wh, run_id, split, sentences, predicted)
-            finish_run(wh, run_id, "completed", message=f"report: {path}")
+            finish_run(wh, run_id, "completed", message=f"report: {report_path}")
+            compared = priors_comparison(wh, run_id, split)
+        text = evaluation_report(info, scores, errors, error_examples(sentences, predicted, EXAMPLES_PER_CLASS),
+                                 str(warehouse), compared)
+        path = write_text(Path(report_path), text)
     except BaseException as err:
         with open_warehouse(warehouse) as wh:
             finish_run(wh, run_id, "failed", message=f"{type(err).__name__}: {err}")
         raise
-    return EvalOutcome(run_id, split, scores, errors, text, str(path))
+    return EvalOutcome(run_id, split, scores, errors, text, str(path), compared)

@@ -39,9 +39,31 @@ def error_rows(errors: Mapping[str, int]) -> list[list[Any]]:
             for k, meaning, target in ERROR_ROWS]
 
 
+def previous_build(comparison: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The earlier build's comparable run and the F1 change (view priors_comparison), as a run's summary shows it."""
+    if not comparison or comparison.get("previous_build") is None:
+        return None
+    return {k: comparison[k] for k in ("previous_build", "previous_run_id", "previous_f1", "f1_change")}
+
+
+def priors_line(comparison: Mapping[str, Any] | None, build: Any) -> str:
+    """One sentence: which priors build a model read, and how its F1 compares with the earlier build's model."""
+    if build is None:
+        return "no knowledge-base priors (learned or no type embeddings)"
+    if not comparison or comparison.get("previous_build") is None:
+        return f"build {build}; no run of an earlier build of its scheme on the same data to compare with"
+    change = comparison["f1_change"]
+    verdict = "worse" if change < 0 else "better" if change > 0 else "the same"
+    return (f"build {build}: F1 {pct(comparison['f1'])} against {pct(comparison['previous_f1'])} for build "
+            f"{comparison['previous_build']} (run {comparison['previous_run_id']}) on the same data, "
+            f"{100 * change:+.2f} ({verdict})")
+
+
 def evaluation_report(info: Mapping[str, Any], scores: Mapping[str, Any], errors: Mapping[str, int],
-                      examples: Mapping[str, Sequence[str]], warehouse: str) -> str:
-    """The evaluation report: overall, per-type and per-kind scores, the error breakdown, a few examples."""
+                      examples: Mapping[str, Sequence[str]], warehouse: str,
+                      comparison: Mapping[str, Any] | None = None) -> str:
+    """The evaluation report: overall, per-type and per-kind scores, the error breakdown, a few examples, and
+    (`comparison`, view priors_comparison) how the model compares with an earlier priors build's on this split."""
     run_id = info["run_id"]
     lines = [
         f"# Evaluation of {info['corpus']}/{info['split']}",
@@ -49,6 +71,7 @@ def evaluation_report(info: Mapping[str, Any], scores: Mapping[str, Any], errors
         f"- model: `{info['model_dir']}` (variant {info.get('variant') or '–'}, backbone {info.get('backbone') or '–'}"
         f", w {info.get('w') if info.get('w') is not None else '–'}, priors build {info.get('priors_build') or '–'})",
         f"- sentences: {info['sentences']}; warehouse run {run_id} in `{warehouse}`",
+        f"- type priors: {priors_line(comparison, info.get('priors_build'))}",
         "",
         "## Overall",
         "",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from . import artifacts
 from typeprior.kb.priors import TypePriorSet
 
+from . import artifacts
 from .inputs import CorpusInput, resolve_corpus, resolve_priors
+from .report import priors_line
 from .training import TrainSpec, make_spec, train_run
 from .warehouse_path import warehouse_path
 
@@ -71,4 +72,11 @@ def train_flow(
     if result["learning_curve"]:
         artifacts.image(f"learning-curve-run-{result['run_id']}", result["learning_curve"],
                         f"Training loss and dev F1 per epoch of run {result['run_id']} ({corpus}, {spec.variant})")
+    if result["priors_build"] is not None:
+        line = priors_line(result["priors_comparison"], result["priors_build"])
+        artifacts.markdown(f"priors-run-{result['run_id']}", f"Type priors of run {result['run_id']}: {line}.",
+                           f"Dev F1 of run {result['run_id']} against the earlier priors build's model")
+        change = (result["priors_comparison"] or {}).get("f1_change")
+        log = get_run_logger()
+        (log.warning if change is not None and change < 0 else log.info)("type priors: %s", line)
     return result

@@ -17,6 +17,7 @@ from typeprior.warehouse import open_warehouse
 from typeprior.warehouse.runs import (
     finish_run,
     latest_train_run,
+    priors_comparison,
     record_epoch,
     record_metrics,
     reopen_run,
@@ -85,6 +86,8 @@ class TrainOutcome:
     epochs: int
     learning_curve: str | None
     priors_build: int | None
+    # dev F1 next to the latest comparable run of an earlier build (warehouse view priors_comparison)
+    priors_comparison: dict[str, Any] | None = None
 
 
 def training_config(spec: TrainSpec, progress: bool) -> Any:
@@ -183,10 +186,11 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
         with open_warehouse(warehouse) as wh:
             if run_status(wh, run_id) != "completed":
                 finish_run(wh, run_id, "completed")
+            compared = priors_comparison(wh, run_id, "dev")
         curve = Path(spec.out_dir) / LEARNING_CURVE
         return TrainOutcome(run_id, str(done.model_dir), spec.out_dir, done.best_epoch + 1, done.best_f1,
                             len(done.history), str(curve) if curve.is_file() else None,
-                            None if priors is None else priors.build_id)
+                            None if priors is None else priors.build_id, compared)
     try:
         tagger = build_tagger(spec, data.entity_types(), priors)
         started = [time.monotonic()]
@@ -204,16 +208,18 @@ def train_run(warehouse: str | Path, spec: TrainSpec, data: CorpusInput, priors:
         curve = learning_curve(result.history, Path(spec.out_dir) / LEARNING_CURVE,
                                title=f"{spec.corpus} · {spec.variant} · {spec.backbone}")
         best = next((h for h in result.history if h["epoch"] == result.best_epoch), None)
-        with open_warehouse(warehouse) as wh, wh.transaction():
-            if best is not None and "dev_f1" in best:
-                record_metrics(wh, run_id, "dev", {"p": best["dev_p"], "r": best["dev_r"], "f1": best["dev_f1"]})
-            finish_run(wh, run_id, "completed")
+        with open_warehouse(warehouse) as wh:
+            with wh.transaction():
+                if best is not None and "dev_f1" in best:
+                    record_metrics(wh, run_id, "dev", {"p": best["dev_p"], "r": best["dev_r"], "f1": best["dev_f1"]})
+                finish_run(wh, run_id, "completed")
+            compared = priors_comparison(wh, run_id, "dev")
         write_model_card(Path(spec.out_dir) / BEST, spec, cfg, priors, result, run_id, warehouse, data)
     except BaseException as err:
         fail_run(warehouse, run_id, err)
         raise
     return TrainOutcome(run_id, str(Path(spec.out_dir) / BEST), spec.out_dir, result.best_epoch + 1, result.best_f1,
-                        len(result.history), str(curve), None if priors is None else priors.build_id)
+                        len(result.history), str(curve), None if priors is None else priors.build_id, compared)
 
 
 def _train_unrecorded(spec: TrainSpec, data: CorpusInput, priors: TypePriorSet | None, cfg: Any) -> TrainOutcome:

@@ -134,3 +134,42 @@ def test_set_rejects_an_unknown_key_or_a_malformed_item(tmp_path: Path, files, i
     r = CliRunner().invoke(app, ["train", "--train", str(train), "--out", str(tmp_path / "x"), "--set", item, *FAST])
     assert r.exit_code == 2 and message in r.output, r.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_rebuilt_priors_build_is_compared_with_the_previous_builds_model(tmp_path: Path, warehouse_path: Path,
+                                                                            files, build: int) -> None:
+    """Issue 16: after a rebuild, the training summary, the evaluation report and the warehouse say which build a
+    model read and how its F1 compares with the earlier build's model on the same data."""
+    from typeprior.kb.build import plan_build, run_build
+    from typeprior.kb.sources.snapshot import snapshot_file
+
+    pages = json.loads(snapshot_file().read_text(encoding="utf-8"))
+    snap = tmp_path / "snap2.json"
+    snap.write_text(json.dumps({t: pages[t] for t in ("Paris", "Oslo", "Marie Curie")}))
+    rebuilt = run_build(warehouse_path, plan_build("demo", [f"snapshot:{snap}"]), progress=False).build_id
+    assert rebuilt > build
+    train, dev = files
+    runner = CliRunner()
+    summaries, reports = [], []
+    for b in (build, rebuilt):
+        r = runner.invoke(app, ["train", "--train", str(train), "--dev", str(dev), "--corpus", "demo", "--warehouse",
+                                str(warehouse_path), "--variant", "rp-eta", "--priors", str(b), "--epochs", "2",
+                                "--out", str(tmp_path / f"m{b}"), *FAST])
+        assert r.exit_code == 0, r.output
+        summaries.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        report = tmp_path / f"report{b}.md"
+        r = runner.invoke(app, ["evaluate", "--model", str(tmp_path / f"m{b}"), "--data", str(dev), "--corpus", "demo",
+                                "--warehouse", str(warehouse_path), "--report", str(report)])
+        assert r.exit_code == 0, r.output
+        reports.append(report.read_text())
+    first, second = summaries
+    assert first["previous_build"] is None and "no run of an earlier build" in reports[0]
+    assert second["previous_build"]["previous_build"] == build
+    assert second["previous_build"]["previous_run_id"] == first["run_id"]
+    assert second["previous_build"]["f1_change"] == pytest.approx(second["best_f1"] - first["best_f1"])
+    assert f"build {rebuilt}: F1 " in reports[1] and f"for build {build} (run " in reports[1]
+    with open_warehouse(warehouse_path, read_only=True) as wh:
+        rows = wh.query("SELECT kind, priors_build, previous_build, f1_change FROM priors_comparison "
+                        "WHERE previous_build IS NOT NULL ORDER BY run_id")
+    assert [(r["kind"], r["priors_build"], r["previous_build"]) for r in rows] == [
+        ("train", rebuilt, build), ("evaluate", rebuilt, build)]

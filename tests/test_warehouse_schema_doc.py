@@ -35,6 +35,15 @@ def filled(tmp_path_factory: pytest.TempPathFactory) -> Path:
         record_predictions(wh, run, "dev", dev.sentences, [[Entity((3,), "ADR")], [Entity((1,), "Drug")]])
         finish_run(wh, run, "completed")
         finish_run(wh, sweep, "completed")
+        for build in (1, 2):  # two finished builds of one scheme, each read by a run on the same dev data
+            wh.execute("INSERT INTO kb_builds (build_id, scheme, sources, model_id, config_hash, config_json, "
+                       "started_at, status, content_hash) VALUES (?, 'cadec', '[]', 'm', 'h', '{}', now(), 'done', ?)",
+                       [build, f"hash{build}"])
+            primed = start_run(wh, "train", {"data": {"dev": "dev.jsonl"}}, corpus="cadec", variant="full",
+                               priors_build=build)
+            record_epoch(wh, primed, 1, train_loss=1.0, relation_loss=0.2, dev_f1=0.6 - 0.1 * build, seconds=1.0)
+            record_metrics(wh, primed, "dev", {**scores, "f1": 0.6 - 0.1 * build})
+            finish_run(wh, primed, "completed")
     return path
 
 

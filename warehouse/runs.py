@@ -216,3 +216,10 @@ def unfinished_train_dir(wh: Warehouse, corpus: str, variant: str) -> str | None
     rows = wh.query("SELECT model_dir FROM runs WHERE kind = 'train' AND corpus = ? AND variant = ? "
                     "AND status <> 'completed' ORDER BY run_id DESC LIMIT 1", [corpus, variant])
     return rows[0]["model_dir"] if rows else None
+
+
+def priors_comparison(wh: Warehouse, run_id: int, split: str) -> dict[str, Any] | None:
+    """A run's F1 on `split` next to the latest comparable run of an earlier priors build of the same scheme
+    (view `priors_comparison`); None when the run read no priors or has no score on that split."""
+    rows = wh.query("SELECT * FROM priors_comparison WHERE run_id = ? AND split = ?", [run_id, split])
+    return rows[0] if rows else None

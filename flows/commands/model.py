@@ -102,6 +102,7 @@ def train(
     dev scores; --resume continues an interrupted run, and returns a finished one as it is.
     """
     from typeprior.flows.config import uses_priors
+    from typeprior.flows.report import previous_build
     from typeprior.flows.training import train_recorded
 
     from .common import resolve_warehouse
@@ -131,7 +132,8 @@ def train(
                    "(build priors with `typeprior kb build`, then pass --priors latest)", err=True)
     typer.echo(json.dumps({"model": outcome.model_dir, "best_epoch": outcome.best_epoch, "best_f1": outcome.best_f1,
                            "epochs": outcome.epochs, "variant": chosen, "run_id": outcome.run_id,
-                           "priors_build": outcome.priors_build, "warehouse": str(wh)}))
+                           "priors_build": outcome.priors_build, "warehouse": str(wh),
+                           "previous_build": previous_build(outcome.priors_comparison)}))
 
 
 def report_path(corpus: str, split: str) -> Path:
