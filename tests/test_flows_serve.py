@@ -1,7 +1,8 @@
 """End to end against a real Prefect server: `typeprior serve`, a prior rebuild run through `prefect deployment run`,
 the training run it triggers, and the rows both leave in the warehouse; a second, unchanged rebuild starts nothing.
 
-Tiny on purpose: a 14-page snapshot file as knowledge-base source, six sentences, the tiny-random backbone, one epoch.
+Tiny on purpose: an 11-page snapshot file as knowledge-base source, four sentences, the tiny-random backbone, 20
+short epochs; the triggered model must be as good as the same training through `typeprior train` (the pipeline's path).
 """
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ SENTENCES = [
     (["Kenya", "welcomed", "Marie", "Curie", "."], [([0], "LOC"), ([2, 3], "PER")]),
 ]
 
-pytestmark = pytest.mark.timeout(240)
+EPOCHS = 20  # enough for tiny-random to fit the dev sentences with its recipe (F1 1.0 from about epoch 8)
+
+pytestmark = pytest.mark.timeout(300)
 
 
 def free_port() -> int:
@@ -119,7 +122,7 @@ def test_serve_rebuild_triggers_training_once(tmp_path: Path) -> None:
                     "sources": [f"snapshot:{tmp_path / 'snap.json'}"]},
         "train": {"name": "on-demand"},
         "triggers": {"demo": [{"corpus": "tiny", "variant": "full", "train_file": str(train), "dev_file": str(dev),
-                               "backbone": "tiny-random", "epochs": 1, "batch_size": 4}]},
+                               "backbone": "tiny-random", "epochs": EPOCHS, "batch_size": 4}]},
     }))
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
@@ -183,4 +186,20 @@ def test_serve_rebuild_triggers_training_once(tmp_path: Path) -> None:
     assert (trained["lr_backbone"], trained["lr_new"]) == (recipe.lr_backbone, recipe.lr_new)
     model = Path(json.loads(run["config"])["out_dir"]) / "model"
     assert Tagger.load(model, device="cpu").model.config.variant == "full" and (model / "README.md").is_file()
-    assert len(epochs) == 1 and epochs[0]["train_loss"] > 0 and epochs[0]["dev_f1"] is not None
+    assert len(epochs) == EPOCHS and all(e["train_loss"] > 0 and e["dev_f1"] is not None for e in epochs)
+
+    # the same job through the CLI's (and the pipeline's) path: train_recorded → make_spec → train_run
+    import torch
+    from typeprior.flows.training import train_recorded
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the served run (OMP_NUM_THREADS=1)
+    try:
+        direct = train_recorded(warehouse, "tiny", tmp_path / "direct", train_file=train, dev_file=dev, variant="full",
+                                backbone="tiny-random", priors=str(decisions[0]["build_id"]), scheme="demo",
+                                progress=False, epochs=EPOCHS, batch_size=4)
+    finally:
+        torch.set_num_threads(threads)
+    served = max(e["dev_f1"] for e in epochs)
+    assert served >= 0.9, f"the served, triggered training learned too little: best dev F1 {served}"
+    assert served == pytest.approx(direct.best_f1, abs=0.05), (served, direct.best_f1)
