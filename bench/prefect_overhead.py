@@ -75,10 +75,12 @@ def main(argv: list[str] | None = None) -> dict:
     torch.set_num_threads(args.threads)
     started = time.monotonic()
     from typeprior.flows.pipeline import pipeline_flow
+    from typeprior.flows.settings import RunSettings
 
     imported = time.monotonic()
     with tempfile.TemporaryDirectory() as out:
-        result = pipeline_flow(variant=args.variant, epochs=args.epochs, warehouse=str(Path(out) / "w.duckdb"),
+        result = pipeline_flow(variant=args.variant, settings=RunSettings(epochs=args.epochs),
+                               warehouse=str(Path(out) / "w.duckdb"),
                                models_dir=str(Path(out) / "models"), reports_dir=str(Path(out) / "reports"),
                                progress=False)
         flow_wall = time.monotonic() - imported

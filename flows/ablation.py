@@ -12,7 +12,7 @@ from .config import check_variant, defaults, variant_names
 from .evaluation import write_text
 from .grid import (
     Cell,
-    GridSettings,
+    Places,
     eval_split,
     finish_parent,
     report_file,
@@ -21,6 +21,7 @@ from .grid import (
     summarise,
 )
 from .report import ablation_report, pct
+from .settings import RunSettings
 from .train import load_corpus_task
 from .warehouse_path import warehouse_path
 
@@ -35,35 +36,31 @@ def ablation_flow(
     variants: list[str] | None = None,
     seeds: list[int] | None = None,
     split: str | None = None,
-    backbone: str | None = None,
-    priors: str = "latest",
-    w: float | None = None,
-    scheme: str | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    device: str | None = None,
-    training: dict[str, Any] | None = None,
+    settings: RunSettings | None = None,
     warehouse: str | None = None,
     models_dir: str | None = None,
     reports_dir: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train and evaluate every variant with every seed; returns the ablation run id, its rows and its report."""
+    """Train and evaluate every variant with every seed; returns the ablation run id, its rows and its report.
+
+    `settings` (flows/settings.py) is how every cell trains; each cell's seed replaces `settings.seed`."""
+    settings = settings or RunSettings()
+    places = Places(models_dir, reports_dir, progress)
     d = defaults()["ablation"]
     variants = [check_variant(v) for v in (variants or d.get("variants") or variant_names())]
     seeds = [int(s) for s in (seeds or d["seeds"])]
     wh = warehouse_path(warehouse)
-    settings = GridSettings(backbone, priors, w, scheme, epochs, batch_size, device, dict(training or {}),
-                            models_dir, reports_dir, int(defaults()["evaluate"]["batch_size"]), progress)
     data = load_corpus_task(wh, corpus, train_file, dev_file, test_file, format, False)
     on = eval_split(data, split)
     parent = start_parent(wh, "ablation", corpus, {"variants": variants, "seeds": seeds, "split": on,
-                                                   "data": data.sources, **vars(settings)})
+                                                   "data": data.sources, "settings": settings.given()})
     try:
-        results = [run_cell(wh, parent, data, Cell(v, s), on, settings) for v in variants for s in seeds]
+        results = [run_cell(wh, parent, data, Cell(v, s), on, settings, places)
+                   for v in variants for s in seeds]
         rows = summarise(results, "variant")
         text = ablation_report(corpus, on, rows, parent)
-        path = write_text(report_file(settings, f"ablation-{corpus}-run{parent}-{time.strftime('%Y%m%d-%H%M%S')}.md"),
+        path = write_text(report_file(places, f"ablation-{corpus}-run{parent}-{time.strftime('%Y%m%d-%H%M%S')}.md"),
                           text)
     except BaseException as err:
         finish_parent(wh, parent, err)

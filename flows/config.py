@@ -79,12 +79,16 @@ class TrainingJob:
     batch_size: int | None = None
     training: dict[str, Any] = field(default_factory=dict)
 
-    def parameters(self) -> dict[str, Any]:
-        """Parameters of the `train` deployment, without the ones left at their defaults."""
+    def parameters(self, **settings: Any) -> dict[str, Any]:
+        """Parameters of the `train` deployment, without the ones left at their defaults; `settings` (the new
+        priors build, its scheme) go into its RunSettings beside the job's own."""
+        from .settings import RunSettings
+
+        run = RunSettings.of(backbone=self.backbone, w=self.w, epochs=self.epochs, batch_size=self.batch_size,
+                             training=dict(self.training) or None, **settings)
         params = {"corpus": self.corpus, "variant": self.variant, "train_file": self.train_file,
                   "dev_file": self.dev_file, "test_file": self.test_file, "format": self.format,
-                  "backbone": self.backbone, "w": self.w, "epochs": self.epochs, "batch_size": self.batch_size,
-                  "training": dict(self.training) or None}
+                  "settings": run.given() or None}
         return {k: v for k, v in params.items() if v is not None}
 
 
@@ -120,7 +124,12 @@ def _job(raw: Any, where: str) -> TrainingJob:
         check_variant(raw["variant"])
     except ValueError as err:
         raise FlowConfigError(f"{where}: {err}") from None
-    return TrainingJob(**raw)
+    job = TrainingJob(**raw)
+    try:
+        job.parameters()  # its settings are checked now, not when a rebuild starts it
+    except FlowConfigError as err:
+        raise FlowConfigError(f"{where}: {err}") from None
+    return job
 
 
 def load_deployments(path: str | Path | None = None) -> Deployments:

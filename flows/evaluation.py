@@ -121,14 +121,16 @@ def evaluate_run(
         predicted = predict_with_progress(tagger, sentences, batch_size, num_beams, progress)
         scores = _with_tp(score(sentences, predicted).to_dict())
         errors = error_breakdown(sentences, predicted)
-        with open_warehouse(warehouse) as wh, wh.transaction():  # the report reads this run's scores back
+        # one transaction: the report reads this run's scores back (priors_comparison), and a report that cannot
+        # be written leaves no scores or predictions behind
+        with open_warehouse(warehouse) as wh, wh.transaction():
             record_metrics(wh, run_id, split, scores)
             record_predictions(wh, run_id, split, sentences, predicted)
             finish_run(wh, run_id, "completed", message=f"report: {report_path}")
             compared = priors_comparison(wh, run_id, split)
-        text = evaluation_report(info, scores, errors, error_examples(sentences, predicted, EXAMPLES_PER_CLASS),
-                                 str(warehouse), compared)
-        path = write_text(Path(report_path), text)
+            text = evaluation_report(info, scores, errors, error_examples(sentences, predicted, EXAMPLES_PER_CLASS),
+                                     str(warehouse), compared)
+            path = write_text(Path(report_path), text)
     except BaseException as err:
         with open_warehouse(warehouse) as wh:
             finish_run(wh, run_id, "failed", message=f"{type(err).__name__}: {err}")

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from typeprior.warehouse import open_warehouse
 from typeprior.warehouse.runs import finish_run, start_run
 
-from .config import output_dir
+from .config import defaults, output_dir
 from .evaluate import evaluate_task
 from .inputs import CorpusInput
 from .train import fit_task, resolve_priors_task
+from .settings import RunSettings
 from .training import make_spec
 
 
@@ -23,22 +24,6 @@ class Cell:
     variant: str
     seed: int
     w: float | None = None
-
-
-@dataclass
-class GridSettings:
-    backbone: str | None = None
-    priors: str = "latest"
-    w: float | None = None
-    scheme: str | None = None
-    epochs: int | None = None
-    batch_size: int | None = None
-    device: str | None = None
-    training: dict[str, Any] = field(default_factory=dict)
-    models_dir: str | None = None
-    reports_dir: str | None = None
-    eval_batch_size: int = 32
-    progress: bool = True
 
 
 def eval_split(data: CorpusInput, split: str | None) -> str:
@@ -62,24 +47,30 @@ def finish_parent(warehouse: str, run_id: int, error: BaseException | None = Non
             finish_run(wh, run_id, "failed", message=f"{type(error).__name__}: {error}")
 
 
-def run_cell(warehouse: str, parent_run_id: int, data: CorpusInput, cell: Cell, split: str,
-             settings: GridSettings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Places:
+    """Where a grid's files go (flows/defaults.yaml's folders when None) and whether it shows progress."""
+
+    models_dir: str | None = None
+    reports_dir: str | None = None
+    progress: bool = True
+
+
+def run_cell(warehouse: str, parent_run_id: int, data: CorpusInput, cell: Cell, split: str, settings: RunSettings,
+             places: Places) -> dict[str, Any]:
     """Train one cell and evaluate it on `split`; returns the evaluation result with the cell's training run."""
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6:06d}"
-    w = cell.w if cell.w is not None else settings.w
     name = f"{data.name}-{cell.variant}-seed{cell.seed}" + ("" if cell.w is None else f"-w{cell.w:g}")
-    out = output_dir("models", settings.models_dir) / f"run{parent_run_id}" / name
-    spec = make_spec(warehouse, data.name, variant=cell.variant, backbone=settings.backbone, w=w, seed=cell.seed,
-                     epochs=settings.epochs, batch_size=settings.batch_size, device=settings.device,
-                     training=settings.training, out=out, models_dir=settings.models_dir,
+    out = output_dir("models", places.models_dir) / f"run{parent_run_id}" / name
+    spec = make_spec(warehouse, data.name, settings.but(seed=cell.seed, w=cell.w), variant=cell.variant, out=out,
                      parent_run_id=parent_run_id)
-    priors = resolve_priors_task(warehouse, cell.variant, data.name, data.entity_types(), settings.priors,
+    priors = resolve_priors_task(warehouse, cell.variant, data.name, data.entity_types(), settings.priors_choice(),
                                  settings.scheme)
-    trained = fit_task(warehouse, spec, data, priors, settings.progress)
-    report = output_dir("reports", settings.reports_dir) / f"evaluation-{name}-{stamp}.md"
+    trained = fit_task(warehouse, spec, data, priors, places.progress)
+    report = output_dir("reports", places.reports_dir) / f"evaluation-{name}-{stamp}.md"
     evaluated = evaluate_task(warehouse, trained["model_dir"], data.name, split, data.split(split),
-                              data.sources.get(split, ""), str(report), settings.eval_batch_size, None,
-                              trained["run_id"], settings.progress)
+                              data.sources.get(split, ""), str(report), int(defaults()["evaluate"]["batch_size"]),
+                              None, trained["run_id"], places.progress)
     return {**evaluated, "cell": cell, "train": trained}
 
 
@@ -101,5 +92,5 @@ def summarise(results: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return rows
 
 
-def report_file(settings: GridSettings, name: str) -> Path:
-    return output_dir("reports", settings.reports_dir) / name
+def report_file(places: Places, name: str) -> Path:
+    return output_dir("reports", places.reports_dir) / name

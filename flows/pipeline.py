@@ -15,6 +15,7 @@ from .config import check_variant, defaults, scheme_for, uses_priors
 from .evaluate import evaluate_flow
 from .inputs import resolve_corpus
 from .rebuild_priors import rebuild_priors_flow
+from .settings import RunSettings
 from .train import train_flow
 from .warehouse_path import warehouse_path
 
@@ -33,22 +34,20 @@ def pipeline_flow(
     dev_file: str | None = None,
     test_file: str | None = None,
     format: str | None = None,
-    scheme: str | None = None,
     kb_sources: list[str] | None = None,
     kb_model: str | None = None,
     variant: str | None = None,
-    backbone: str | None = None,
-    w: float | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    device: str | None = None,
-    training: dict[str, Any] | None = None,
+    settings: RunSettings | None = None,
     warehouse: str | None = None,
     models_dir: str | None = None,
     reports_dir: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """The whole path; returns where the model, report, plots and warehouse are, with the run ids."""
+    """The whole path; returns where the model, report, plots and warehouse are, with the run ids.
+
+    `settings` (flows/settings.py) is how the model trains; the priors are the build this pipeline makes of
+    `settings.scheme` (default: the corpus's scheme), and the demo trains flows/defaults.yaml's pipeline epochs."""
+    settings = settings or RunSettings()
     p = defaults()["pipeline"]
     wh = warehouse_path(warehouse)
     demo = corpus is None and train_file is None
@@ -59,15 +58,14 @@ def pipeline_flow(
     sources = import_task(wh, corpus, train_file, dev_file, test_file, format)
     build_id = None
     if uses_priors(variant):
-        decisions = rebuild_priors_flow(schemes=[scheme_for(corpus, scheme)], sources=kb_sources or p["kb_sources"],
+        decisions = rebuild_priors_flow(schemes=[scheme_for(corpus, settings.scheme)],
+                                        sources=kb_sources or p["kb_sources"],
                                         warehouse=wh, model=kb_model, trigger=False, progress=progress)
         build_id = decisions[0]["build_id"]
-    trained = train_flow(
-        corpus=corpus, variant=variant, backbone=backbone, priors=str(build_id) if build_id else "latest", w=w,
-        scheme=scheme, epochs=epochs if epochs is not None else (p["epochs"] if demo else None),
-        batch_size=batch_size, device=device, training=training,
-        warehouse=wh, models_dir=models_dir, progress=progress,
-    )
+    chosen = settings.but(priors=str(build_id) if build_id else "none",
+                          epochs=settings.epochs if settings.epochs is not None else (p["epochs"] if demo else None))
+    trained = train_flow(corpus=corpus, variant=variant, settings=chosen, warehouse=wh, models_dir=models_dir,
+                         progress=progress)
     split = "test" if "test" in sources else "dev"
     evaluated = evaluate_flow(model=trained["model_dir"], corpus=corpus, split=split, warehouse=wh,
                               reports_dir=reports_dir, parent_run_id=trained["run_id"], progress=progress)

@@ -70,7 +70,7 @@ def compare_task(warehouse: str, build_id: int) -> dict[str, Any]:
 def trigger_task(deployment: str, job: TrainingJob, scheme: str, build_id: int, warehouse: str,
                  models_dir: str | None) -> dict[str, Any]:
     """Start one training run on the served deployment with the new build; do not wait for it."""
-    params = {**job.parameters(), "priors": str(build_id), "scheme": scheme, "warehouse": warehouse}
+    params = {**job.parameters(priors=str(build_id), scheme=scheme), "warehouse": warehouse}
     if models_dir:
         params["models_dir"] = models_dir
     run = run_deployment(deployment, parameters=params, timeout=0,

@@ -13,6 +13,7 @@ from typeprior.kb.priors import TypePriorSet
 from . import artifacts
 from .inputs import CorpusInput, resolve_corpus, resolve_priors
 from .report import priors_line
+from .settings import RunSettings
 from .training import TrainSpec, make_spec, train_run
 from .warehouse_path import warehouse_path
 
@@ -43,16 +44,7 @@ def train_flow(
     test_file: str | None = None,
     format: str | None = None,
     variant: str | None = None,
-    backbone: str | None = None,
-    priors: str = "latest",
-    w: float | None = None,
-    scheme: str | None = None,
-    seed: int | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    device: str | None = None,
-    training: dict[str, Any] | None = None,
-    model: dict[str, Any] | None = None,
+    settings: RunSettings | None = None,
     out: str | None = None,
     resume: bool = False,
     warehouse: str | None = None,
@@ -61,13 +53,17 @@ def train_flow(
     parent_run_id: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train one variant on a corpus; returns the run id, the model folder, the best epoch and its dev F1."""
+    """Train one variant on a corpus; returns the run id, the model folder, the best epoch and its dev F1.
+
+    `settings` (flows/settings.py) holds backbone, priors, w, scheme, seed, epochs, batch_size, device, training
+    and model; what it leaves unset comes from flows/defaults.yaml and the backbone's recipe."""
+    settings = settings or RunSettings()
     wh = warehouse_path(warehouse)
-    spec = make_spec(wh, corpus, variant=variant, backbone=backbone, w=w, seed=seed, epochs=epochs,
-                     batch_size=batch_size, device=device, training=training, out=out, resume=resume,
-                     models_dir=models_dir, parent_run_id=parent_run_id, model=model)
+    spec = make_spec(wh, corpus, settings, variant=variant, out=out, resume=resume, models_dir=models_dir,
+                     parent_run_id=parent_run_id)
     data = load_corpus_task(wh, corpus, train_file, dev_file, test_file, format, import_files)
-    chosen = resolve_priors_task(wh, spec.variant, corpus, data.entity_types(), priors, scheme)
+    chosen = resolve_priors_task(wh, spec.variant, corpus, data.entity_types(), settings.priors_choice(),
+                                 settings.scheme)
     result = fit_task(wh, spec, data, chosen, progress)
     if result["learning_curve"]:
         artifacts.image(f"learning-curve-run-{result['run_id']}", result["learning_curve"],

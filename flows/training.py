@@ -30,6 +30,7 @@ from .config import FlowConfigError, check_variant, defaults, output_dir
 from .inputs import CorpusInput
 from .model_card import write_model_card
 from .plots import learning_curve
+from .settings import RunSettings
 
 LEARNING_CURVE = "learning_curve.png"
 
@@ -238,26 +239,25 @@ def unfinished_out_dir(warehouse: str | Path, corpus: str, variant: str) -> str 
         return unfinished_train_dir(wh, corpus, variant)
 
 
-def make_spec(warehouse: str | Path, corpus: str, *, variant: str | None = None, backbone: str | None = None,
-              w: float | None = None, seed: int | None = None, epochs: int | None = None,
-              batch_size: int | None = None, device: str | None = None, training: dict[str, Any] | None = None,
+def make_spec(warehouse: str | Path, corpus: str, settings: RunSettings | None = None, *, variant: str | None = None,
               out: str | Path | None = None, resume: bool = False, models_dir: str | None = None,
-              parent_run_id: int | None = None, model: dict[str, Any] | None = None,
-              training_file: str | Path | None = None) -> TrainSpec:
-    """The one place a run's settings are filled in: flows/defaults.yaml's `train` defaults for what is not given,
-    and the output folder (a new stamped one under models_dir, or the unfinished one being resumed)."""
+              parent_run_id: int | None = None, training_file: str | Path | None = None) -> TrainSpec:
+    """The one place a run's settings are filled in: flows/defaults.yaml's `train` defaults for what `settings`
+    leaves unset, and the output folder (a new stamped one under models_dir, or the unfinished one resumed)."""
+    settings = settings or RunSettings()
     d = defaults()["train"]
     variant = check_variant(variant or d["variant"])
     if out is None and resume:
         out = unfinished_out_dir(warehouse, corpus, variant)
     if out is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        suffix = "" if w is None else f"-w{w:g}"
+        suffix = "" if settings.w is None else f"-w{settings.w:g}"
         out = output_dir("models", models_dir) / f"{corpus}-{variant}{suffix}-{stamp}-{time.time_ns() % 10**6:06d}"
     return TrainSpec(
-        corpus=corpus, variant=variant, backbone=backbone or d["backbone"], out_dir=str(Path(out).resolve()),
-        w=w, seed=d["seed"] if seed is None else seed, epochs=epochs, batch_size=batch_size, device=device,
-        training=dict(training or {}), resume=resume, parent_run_id=parent_run_id, model=dict(model or {}),
+        corpus=corpus, variant=variant, backbone=settings.backbone or d["backbone"], out_dir=str(Path(out).resolve()),
+        w=settings.w, seed=d["seed"] if settings.seed is None else settings.seed, epochs=settings.epochs,
+        batch_size=settings.batch_size, device=settings.device, training=dict(settings.training), resume=resume,
+        parent_run_id=parent_run_id, model=dict(settings.model),
         training_file=None if training_file is None else str(training_file),
     )
 
@@ -266,40 +266,28 @@ def train_recorded(
     warehouse: str | Path,
     corpus: str,
     out_dir: str | Path | None = None,
+    settings: RunSettings | None = None,
     *,
     train_file: str | Path | None = None,
     dev_file: str | Path | None = None,
     format: str | None = None,
     variant: str | None = None,
-    backbone: str | None = None,
-    priors: str | int | None = None,
-    w: float | None = None,
-    scheme: str | None = None,
-    seed: int | None = None,
     resume: bool = False,
     progress: bool = True,
-    model: dict[str, Any] | None = None,
     training_file: str | Path | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
-    **training: Any,
 ) -> TrainOutcome:
     """`typeprior train` without Prefect: files (or imported splits) → a recorded, resumable run, through the
-    same spec and train_run as the flows. The warehouse is created when missing.
-
-    `training` holds training.yaml keys (epochs, batch_size, lr_backbone, device, ...); None values are dropped.
-    `model` holds model settings (`--set KEY=VALUE`, word_shape, max_len, ...); both are recorded with the run.
-    """
+    same settings, spec and train_run as the flows. The warehouse is created when missing."""
     from .inputs import resolve_corpus, resolve_priors
 
+    settings = settings or RunSettings()
     with open_warehouse(warehouse):
         pass
-    settings = {k: v for k, v in training.items() if v is not None}
-    spec = make_spec(warehouse, corpus, variant=variant, backbone=backbone, w=w, seed=seed,
-                     epochs=settings.pop("epochs", None), batch_size=settings.pop("batch_size", None),
-                     device=settings.pop("device", None), training=settings, out=out_dir, resume=resume,
-                     model=model, training_file=training_file)
+    spec = make_spec(warehouse, corpus, settings, variant=variant, out=out_dir, resume=resume,
+                     training_file=training_file)
     training_config(spec, progress)  # a bad recipe fails here, before the corpus is read
     data = resolve_corpus(warehouse, corpus, train_file, dev_file, None, format)
-    chosen = resolve_priors(warehouse, spec.variant, corpus, data.entity_types(),
-                            defaults()["train"]["priors"] if priors is None else priors, scheme)
+    chosen = resolve_priors(warehouse, spec.variant, corpus, data.entity_types(), settings.priors_choice(),
+                            settings.scheme)
     return train_run(warehouse, spec, data, chosen, progress, on_epoch=on_epoch)

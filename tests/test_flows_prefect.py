@@ -13,6 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.testing.utilities import prefect_test_harness
 from typeprior.flows.cli import app
+from typeprior.flows.settings import RunSettings
 from typeprior.model.corpus import read_corpus
 from typeprior.warehouse import open_warehouse
 from typer.testing import CliRunner
@@ -126,8 +127,9 @@ def test_ablation_is_one_table(files: dict[str, Path], built_warehouse: Path) ->
     from typeprior.flows.ablation import ablation_flow
 
     result = ablation_flow(corpus="tiny", train_file=str(files["train"]), dev_file=str(files["dev"]),
-                           test_file=str(files["test"]), seeds=[3], scheme="demo", backbone="tiny-random", epochs=1,
-                           batch_size=2, training=FAST, warehouse=str(built_warehouse),
+                           test_file=str(files["test"]), seeds=[3],
+                           settings=RunSettings(scheme="demo", backbone="tiny-random", epochs=1, batch_size=2,
+                                                training=FAST), warehouse=str(built_warehouse),
                            models_dir=str(files["root"] / "models"), reports_dir=str(files["root"] / "reports"),
                            progress=False)
     with open_warehouse(built_warehouse, read_only=True) as wh:
@@ -153,8 +155,9 @@ def test_weight_sweep_plots_f1_against_w(files: dict[str, Path], built_warehouse
     from typeprior.flows.weight_sweep import weight_sweep_flow
 
     result = weight_sweep_flow(corpus="tiny", train_file=str(files["train"]), dev_file=str(files["dev"]),
-                               weights=[0.2, 0.8], scheme="demo", backbone="tiny-random", epochs=1, batch_size=2,
-                               training=FAST, warehouse=str(built_warehouse),
+                               weights=[0.2, 0.8],
+                               settings=RunSettings(scheme="demo", backbone="tiny-random", epochs=1, batch_size=2,
+                                                    training=FAST), warehouse=str(built_warehouse),
                                models_dir=str(files["root"] / "models"), reports_dir=str(files["root"] / "reports"),
                                progress=False)
     with open_warehouse(built_warehouse, read_only=True) as wh:

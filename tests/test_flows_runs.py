@@ -194,29 +194,34 @@ def test_configuration_errors_name_the_place(tmp_path: Path, warehouse_path: Pat
                    "triggers: {demo: [{corpus: demo, variant: fancy}]}\n")
     with pytest.raises(FlowConfigError, match="unknown variant 'fancy'"):
         load_deployments(bad)
+    bad.write_text("rebuild: {cron: '0 3 * * 1', schemes: [demo], sources: [snapshot]}\n"
+                   "triggers: {demo: [{corpus: demo, variant: full, epochs: many}]}\n")
+    with pytest.raises(FlowConfigError, match=r"triggers.demo\[0\]: run setting epochs: .*integer"):
+        load_deployments(bad)
     with pytest.raises(FlowConfigError, match="no --train file given and no nothing/train split"):
         resolve_corpus(warehouse_path, "nothing")
     assert [j.variant for j in load_deployments().jobs_for("demo")] == ["full"]
 
 
 def test_train_recorded_is_one_call_for_the_cli(tmp_path: Path, warehouse_path: Path, corpus_files) -> None:
+    from typeprior.flows.settings import RunSettings
     from typeprior.flows.training import train_recorded
 
     train, dev = corpus_files
-    first = train_recorded(warehouse_path, "tiny", tmp_path / "out", train_file=train, dev_file=dev,
-                           variant="baseline", backbone="tiny-random", epochs=1, batch_size=2, lr_new=3e-3,
-                           device="cpu", progress=False, num_beams=None, keep_checkpoint=True)
-    again = train_recorded(warehouse_path, "tiny", tmp_path / "out", train_file=train, dev_file=dev,
-                           variant="baseline", backbone="tiny-random", epochs=2, batch_size=2, lr_new=3e-3,
-                           device="cpu", resume=True, progress=False)
+    recipe = RunSettings(backbone="tiny-random", epochs=1, batch_size=2, device="cpu",
+                         training={"lr_new": 3e-3, "keep_checkpoint": True})
+    first = train_recorded(warehouse_path, "tiny", tmp_path / "out", recipe, train_file=train, dev_file=dev,
+                           variant="baseline", progress=False)
+    again = train_recorded(warehouse_path, "tiny", tmp_path / "out", recipe.but(epochs=2, training={"lr_new": 3e-3}),
+                           train_file=train, dev_file=dev, variant="baseline", resume=True, progress=False)
     with open_warehouse(warehouse_path, read_only=True) as wh:
         runs = wh.query("SELECT run_id, status, config FROM runs ORDER BY run_id")
     assert [r["status"] for r in runs] == ["completed"] and again.run_id == first.run_id
     assert json.loads(runs[0]["config"])["training"]["lr_new"] == 3e-3
     assert again.epochs == 2  # resumed from the first run's kept checkpoint: epoch 1 kept, epoch 2 trained
-    same = train_recorded(warehouse_path, "tiny", tmp_path / "out", train_file=train, dev_file=dev,
-                          variant="baseline", backbone="tiny-random", epochs=2, batch_size=2, device="cpu",
-                          resume=True, progress=False)
+    same = train_recorded(warehouse_path, "tiny", tmp_path / "out",
+                          RunSettings(backbone="tiny-random", epochs=2, batch_size=2, device="cpu"), train_file=train,
+                          dev_file=dev, variant="baseline", resume=True, progress=False)
     assert (same.run_id, same.epochs, same.best_epoch) == (again.run_id, 2, again.best_epoch)  # finished: as it is
     with open_warehouse(warehouse_path, read_only=True) as wh:
         assert wh.query("SELECT count(*) AS n FROM runs")[0]["n"] == 1

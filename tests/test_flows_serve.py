@@ -190,14 +190,16 @@ def test_serve_rebuild_triggers_training_once(tmp_path: Path) -> None:
 
     # the same job through the CLI's (and the pipeline's) path: train_recorded → make_spec → train_run
     import torch
+    from typeprior.flows.settings import RunSettings
     from typeprior.flows.training import train_recorded
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the served run (OMP_NUM_THREADS=1)
     try:
-        direct = train_recorded(warehouse, "tiny", tmp_path / "direct", train_file=train, dev_file=dev, variant="full",
-                                backbone="tiny-random", priors=str(decisions[0]["build_id"]), scheme="demo",
-                                progress=False, epochs=EPOCHS, batch_size=4)
+        settings = RunSettings(backbone="tiny-random", priors=str(decisions[0]["build_id"]), scheme="demo",
+                               epochs=EPOCHS, batch_size=4)
+        direct = train_recorded(warehouse, "tiny", tmp_path / "direct", settings, train_file=train, dev_file=dev,
+                                variant="full", progress=False)
     finally:
         torch.set_num_threads(threads)
     served = max(e["dev_f1"] for e in epochs)

@@ -101,8 +101,9 @@ def train(
     The warehouse (created when missing) records the configuration, the priors build, every epoch's losses and
     dev scores; --resume continues an interrupted run, and returns a finished one as it is.
     """
-    from typeprior.flows.config import uses_priors
+    from typeprior.flows.config import defaults, uses_priors
     from typeprior.flows.report import previous_build
+    from typeprior.flows.settings import RunSettings
     from typeprior.flows.training import train_recorded
 
     from .common import resolve_warehouse
@@ -117,16 +118,19 @@ def train(
     name = corpus or corpus_name(train_file)
     wh = resolve_warehouse(warehouse).resolve()
     try:
+        recipe = {k: v for k, v in (("lr_backbone", lr_backbone), ("lr_new", lr_new), ("num_beams", beams),
+                                     ("keep_checkpoint", keep_checkpoint or None)) if v is not None}
+        run_settings = RunSettings.of(backbone=backbone, priors=priors, w=w, scheme=scheme, seed=seed, epochs=epochs,
+                                      batch_size=batch_size, device=device, training=recipe,
+                                      model=model_settings)
         outcome = train_recorded(
-            wh, name, out, train_file=train_file, dev_file=dev_file, format=format, variant=variant,
-            backbone=backbone, priors=priors, w=w, scheme=scheme, seed=seed, resume=resume, progress=not quiet,
-            model=model_settings, training_file=training_config, on_epoch=None if quiet else _report_epoch,
-            epochs=epochs, batch_size=batch_size, lr_backbone=lr_backbone, lr_new=lr_new, device=device,
-            num_beams=beams, keep_checkpoint=keep_checkpoint or None,
+            wh, name, out, run_settings, train_file=train_file, dev_file=dev_file, format=format, variant=variant,
+            resume=resume, progress=not quiet, training_file=training_config,
+            on_epoch=None if quiet else _report_epoch,
         )
     except user_errors() as exc:
         raise _fail(exc) from None
-    chosen = variant or "full"
+    chosen = variant or defaults()["train"]["variant"]
     if outcome.priors_build is None and uses_priors(chosen) and priors != "none":
         typer.echo(f"note: no knowledge-base build for corpus {name!r}: variant {chosen!r} learned E_T "
                    "(build priors with `typeprior kb build`, then pass --priors latest)", err=True)

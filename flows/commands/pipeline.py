@@ -30,9 +30,12 @@ def _corpus_name(corpus: str | None, train: Path | None) -> str | None:
     return corpus
 
 
-def _training(lr_backbone: float | None, lr_new: float | None) -> dict[str, Any] | None:
-    out = {k: v for k, v in (("lr_backbone", lr_backbone), ("lr_new", lr_new)) if v is not None}
-    return out or None
+def _settings(lr_backbone: float | None = None, lr_new: float | None = None, **values: Any) -> Any:
+    """The flows' RunSettings from the options given (the learning rates go into its training recipe)."""
+    from ..settings import RunSettings
+
+    training = {k: v for k, v in (("lr_backbone", lr_backbone), ("lr_new", lr_new)) if v is not None}
+    return RunSettings.of(training=training or None, **values)
 
 
 CorpusOption = typer.Option(
@@ -87,9 +90,10 @@ def pipeline(
         result = pipeline_flow(
             corpus=_corpus_name(corpus, train),
             train_file=None if train is None else str(train), dev_file=None if dev is None else str(dev),
-            test_file=None if test is None else str(test), format=format, scheme=scheme, kb_sources=kb_source or None,
-            variant=variant, backbone=backbone, w=w, epochs=epochs, batch_size=batch_size, device=device,
-            training=_training(lr_backbone, lr_new), warehouse=None if warehouse is None else str(warehouse),
+            test_file=None if test is None else str(test), format=format, kb_sources=kb_source or None,
+            variant=variant, settings=_settings(lr_backbone, lr_new, scheme=scheme, backbone=backbone, w=w,
+                                                epochs=epochs, batch_size=batch_size, device=device),
+            warehouse=None if warehouse is None else str(warehouse),
             models_dir=None if models_dir is None else str(models_dir),
             reports_dir=None if reports_dir is None else str(reports_dir), progress=not quiet,
         )
@@ -173,8 +177,9 @@ def ablation(
 
     try:
         result = ablation_flow(**_grid_common(corpus, train, dev, test, format, warehouse), variants=variant or None,
-                               seeds=seed or None, backbone=backbone, priors=priors, scheme=scheme, epochs=epochs,
-                               batch_size=batch_size, device=device, training=_training(lr_backbone, lr_new),
+                               seeds=seed or None,
+                               settings=_settings(lr_backbone, lr_new, backbone=backbone, priors=priors, scheme=scheme,
+                                                  epochs=epochs, batch_size=batch_size, device=device),
                                progress=not quiet)
     except user_errors() as exc:
         raise _fail(exc) from None
@@ -208,9 +213,11 @@ def sweep(
 
     try:
         result = weight_sweep_flow(**_grid_common(corpus, train, dev, test, format, warehouse), weights=w or None,
-                                   seeds=seed or None, variant=variant, backbone=backbone, priors=priors,
-                                   scheme=scheme, epochs=epochs, batch_size=batch_size, device=device,
-                                   training=_training(lr_backbone, lr_new), progress=not quiet)
+                                   seeds=seed or None, variant=variant,
+                                   settings=_settings(lr_backbone, lr_new, backbone=backbone, priors=priors,
+                                                      scheme=scheme, epochs=epochs, batch_size=batch_size,
+                                                      device=device),
+                                   progress=not quiet)
     except user_errors() as exc:
         raise _fail(exc) from None
     typer.echo(json.dumps({k: result[k] for k in ("run_id", "split", "report", "plot", "rows")}, default=str))
