@@ -37,7 +37,7 @@ def task_names() -> set[str]:
     """Names of every Prefect task defined in the flows package (subflow calls are not tasks of their own)."""
     from prefect import Task
 
-    import typeprior.flows
+    from typeprior import flows
 
     names = set()
     for info in pkgutil.iter_modules(flows.__path__):
