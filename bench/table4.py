@@ -287,7 +287,8 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
     recorded it; `reevaluate` evaluates a finished cell again (the table reads each cell's latest evaluation)."""
     from typeprior.flows.evaluation import evaluate_run
     from typeprior.flows.inputs import CorpusInput, resolve_priors
-    from typeprior.flows.training import TrainSpec, train_run
+    from typeprior.flows.settings import RunSettings
+    from typeprior.flows.training import make_spec, train_run
 
     from typeprior.model.corpus.document import entity_structure
 
@@ -306,13 +307,13 @@ def run_cell(protocol: dict[str, Any], cell: Cell, warehouse: Path, progress: bo
     started = time.monotonic()
     if train_id is None:
         priors = resolve_priors(warehouse, cell.variant, cell.corpus, data.entity_types()) if use_priors else None
-        spec = TrainSpec(
-            corpus=cell.corpus, variant=cell.variant, backbone=protocol["backbone"], out_dir=str(cell.out_dir),
-            seed=cell.seed, epochs=epochs_for(protocol, cell.train_n), batch_size=int(protocol["batch_size"]), device="cpu",
+        settings = RunSettings(
+            backbone=protocol["backbone"], seed=cell.seed, epochs=epochs_for(protocol, cell.train_n),
+            batch_size=int(protocol["batch_size"]), device="cpu", model=model_settings,
             training={**(protocol.get("training") or {}),
                       **(diagnostic_settings(protocol, diagnostic, "training") if diagnostic else {})},
-            resume=True, model=model_settings,
         )
+        spec = make_spec(warehouse, cell.corpus, settings, variant=cell.variant, out=cell.out_dir, resume=True)
         outcome = train_run(warehouse, spec, data, priors, progress=progress)
         train_id, model_dir = outcome.run_id, outcome.model_dir
     else:

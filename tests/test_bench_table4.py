@@ -164,3 +164,32 @@ def test_the_table_has_a_column_for_every_variant_that_ran(protocol: dict) -> No
     extra = [{"variant": "rp-eta"}, {"variant": "full/decoder-lr"}]
     assert table4.table_variants(long, extra) == ["baseline", "rp-eta", "full"]
     assert table4.table_variants(protocol, []) == ["baseline", "rp-tra", "rp-eta", "full"]
+
+
+def test_smaller_training_sets_are_nested_and_get_their_own_epochs() -> None:
+    """bench/priors-value.yaml: 100 within 300 within 1,000 sentences, the same for every arm and seed."""
+    value = table4.load_protocol(table4.BENCH / "priors-value.yaml")
+    assert table4.epochs_for(value, 100) == 20 and table4.epochs_for(value, 1000) == value["epochs"] == 5
+    if not table4.data_path(value, "conll2003").is_dir():
+        pytest.skip("../shared/data is not here (a fresh clone)")
+    small, mid = table4.subset(value, "conll2003", "train", 100), table4.subset(value, "conll2003", "train", 300)
+    assert [s.tokens for s in small] == [s.tokens for s in mid[:100]]
+    assert [s.tokens for s in mid] == [s.tokens for s in table4.subset(value, "conll2003", "train", 300)]
+    assert {tuple(s.tokens) for s in mid} <= {tuple(s.tokens) for s in table4.subset(value, "conll2003", "train")}
+    with pytest.raises(table4.ProtocolError, match="only train subsets shrink"):
+        table4.subset(value, "conll2003", "dev", 100)
+    assert table4.Cell("priors-value", "conll2003", "full", 42, "no-kb", 100).name == "conll2003-full-s42-n100-no-kb"
+
+
+def test_priors_value_pairs_the_arms_by_seed() -> None:
+    import priors_value
+
+    def row(n: int, arm: str, seed: int, f1: float) -> dict:
+        return {"corpus": "conll2003", "train_n": n, "arm": arm, "seed": seed, "f1": f1}
+
+    record = [row(100, "kb", 42, 0.50), row(100, "no-kb", 42, 0.45), row(100, "kb", 43, 0.40),
+              row(100, "no-kb", 43, 0.42), row(100, "kb", 44, 0.9)]  # seed 44 has no pair: not in the gap
+    (gap,) = priors_value.gaps(record)
+    assert gap["pairs"] == 2 and gap["gap"] == pytest.approx((0.05 - 0.02) / 2)
+    table = priors_value.markdown([gap])
+    assert "| conll2003 | 100 |" in table and "+1.50" in table and "(n=2)" in table
