@@ -158,7 +158,9 @@ def make_splits(protocol: dict[str, Any], force: bool = False) -> list[Path]:
     """Write the index lists (0-based sentence positions in the source file) and GENIA's document split."""
     written: list[Path] = []
     for corpus, spec in protocol["corpora"].items():
-        targets = [split_file(corpus, "train"), split_file(corpus, "dev")]
+        targets = [split_file(corpus, split) for split in ("train", "dev") if spec.get(f"{split}_n") is not None]
+        if "file" in spec:
+            targets += [genia_doc_file("train"), genia_doc_file("dev")]
         if not force and all(p.is_file() for p in targets):
             continue
         rng = random.Random(f"{protocol['split_seed']}:{corpus}")
@@ -179,6 +181,8 @@ def make_splits(protocol: dict[str, Any], force: bool = False) -> list[Path]:
         else:
             pools = {split: list(range(len(source_sentences(protocol, corpus, split)))) for split in ("train", "dev")}
         for split in ("train", "dev"):
+            if spec.get(f"{split}_n") is None:  # the whole split: no list to write
+                continue
             _write_lines(split_file(corpus, split), _sample(rng, pools[split], int(spec[f"{split}_n"])))
             written.append(split_file(corpus, split))
     return written
@@ -190,6 +194,14 @@ def subset(protocol: dict[str, Any], corpus: str, split: str, train_n: int = 0) 
     `train_n` > 0 takes the first `train_n` sentences of the list shuffled once with the split seed, so the smaller
     training sets of a learning curve are nested (100 within 300 within 1,000) and every arm and seed reads the same."""
     sentences = source_sentences(protocol, corpus, split)
+    spec = protocol["corpora"][corpus]
+    if spec.get(f"{split}_n") is None:  # the whole split (bench/table4-full.yaml): no index list
+        if "file" in spec:
+            docs = set(_read_lines(genia_doc_file(split)))
+            sentences = [s for s in sentences if genia_document(s) in docs]
+        if train_n:
+            raise ProtocolError(f"{corpus}: a nested training subset needs the protocol's train_n list")
+        return sentences
     indices = [int(x) for x in _read_lines(split_file(corpus, split))]
     if indices and max(indices) >= len(sentences):
         raise ProtocolError(f"{split_file(corpus, split)}: index {max(indices)} beyond the {len(sentences)} sentences")
@@ -209,11 +221,16 @@ def epochs_for(protocol: dict[str, Any], train_n: int) -> int:
 
 
 def subset_sources(protocol: dict[str, Any], corpus: str) -> dict[str, str]:
+    """Where each split's sentences come from: the file, and the index list (or GENIA's document list) read."""
     spec = protocol["corpora"][corpus]
     out = {}
     for split in ("train", "dev"):
         file = spec.get("file", spec.get(split))
-        out[split] = f"{data_path(protocol, file)}#{split_file(corpus, split).relative_to(ROOT)}"
+        if spec.get(f"{split}_n") is None:
+            listed = genia_doc_file(split) if "file" in spec else None
+        else:
+            listed = split_file(corpus, split)
+        out[split] = f"{data_path(protocol, file)}" + ("" if listed is None else f"#{listed.relative_to(ROOT)}")
     return out
 
 

@@ -193,3 +193,19 @@ def test_priors_value_pairs_the_arms_by_seed() -> None:
     assert gap["pairs"] == 2 and gap["gap"] == pytest.approx((0.05 - 0.02) / 2)
     table = priors_value.markdown([gap])
     assert "| conll2003 | 100 |" in table and "+1.50" in table and "(n=2)" in table
+
+
+def test_the_whole_corpus_protocol_reads_every_sentence() -> None:
+    """bench/table4-full.yaml names no train_n: a cell trains on the whole split and is scored on the whole dev."""
+    full = table4.load_protocol(table4.BENCH / "table4-full.yaml")
+    assert all(spec["train_n"] is None and spec["dev_n"] is None for spec in full["corpora"].values())
+    assert full["protocol"] == "whole-v1" and full["training"]["keep_checkpoint"] is True
+    if not table4.data_path(full, "conll2003").is_dir():
+        pytest.skip("../shared/data is not here (a fresh clone)")
+    assert len(table4.subset(full, "conll2003", "train")) == len(table4.source_sentences(full, "conll2003", "train"))
+    sources = table4.subset_sources(full, "conll2003")
+    assert "#" not in sources["train"] and sources["train"].endswith("eng.train")
+    genia = table4.subset(full, "genia", "train") + table4.subset(full, "genia", "dev")
+    assert len(genia) == len(table4.source_sentences(full, "genia", "train"))  # the two document halves
+    with pytest.raises(table4.ProtocolError, match="needs the protocol's train_n list"):
+        table4.subset(full, "conll2003", "train", 100)
