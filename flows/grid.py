@@ -12,8 +12,8 @@ from typeprior.warehouse.runs import finish_run, start_run
 from .config import defaults, output_dir
 from .evaluate import evaluate_task
 from .inputs import CorpusInput
-from .train import fit_task, resolve_priors_task
 from .settings import RunSettings
+from .train import fit_task, resolve_priors_task
 from .training import make_spec
 
 

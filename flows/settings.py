@@ -16,7 +16,7 @@ from .config import FlowConfigError, defaults
 
 
 class RunSettings(BaseModel):
-    """Backbone, priors, recipe and model settings of the models a flow trains, and where their files go."""
+    """Backbone, priors, recipe and model settings of the models a flow trains."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
