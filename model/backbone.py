@@ -84,15 +84,16 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     return tok
 
 
-def bart_config_from_bert(bert: dict, tokenizer: PreTrainedTokenizerBase) -> BartConfig:
-    """A BART config with the sizes of a BERT config and the tokenizer's special ids."""
+def bart_config_from_bert(bert: dict, tokenizer: PreTrainedTokenizerBase, decoder_layers: int | None = None) -> BartConfig:
+    """A BART config with the sizes of a BERT config (a shallower decoder when `decoder_layers` says so) and the
+    tokenizer's special ids."""
     if bert.get("hidden_act", "gelu") != "gelu":
         raise BackboneError(f"BERT activation {bert.get('hidden_act')!r} has no exact BART counterpart")
     return BartConfig(
         vocab_size=bert["vocab_size"],
         max_position_embeddings=bert["max_position_embeddings"],
         encoder_layers=bert["num_hidden_layers"],
-        decoder_layers=bert["num_hidden_layers"],
+        decoder_layers=decoder_layers or bert["num_hidden_layers"],
         encoder_attention_heads=bert["num_attention_heads"],
         decoder_attention_heads=bert["num_attention_heads"],
         encoder_ffn_dim=bert["intermediate_size"],
@@ -143,8 +144,11 @@ def _copy_layer(dst, bert_layer) -> None:
 
 
 @torch.no_grad()
-def bart_from_bert(path: str | Path) -> Backbone:
-    """Convert a BERT checkpoint folder (MiniLM) to a BART encoder-decoder with the same encoder function."""
+def bart_from_bert(path: str | Path, decoder_layers: int | None = None) -> Backbone:
+    """Convert a BERT checkpoint folder (MiniLM) to a BART encoder-decoder with the same encoder function.
+
+    The decoder copies BERT's layers too (its cross-attention is new); `decoder_layers` < BERT's depth builds it
+    from the top layers only (issue 15: a deep decoder whose cross-attention starts from nothing may learn slowly)."""
     from transformers import BertModel
 
     path = Path(path)
@@ -153,7 +157,10 @@ def bart_from_bert(path: str | Path) -> Backbone:
         bert = BertModel.from_pretrained(str(path))
     bert.eval()
     bc = bert.config.to_dict()
-    config = bart_config_from_bert(bc, tokenizer)
+    depth = int(bc["num_hidden_layers"])
+    if decoder_layers is not None and not 1 <= decoder_layers <= depth:
+        raise BackboneError(f"decoder_layers {decoder_layers}: a decoder converted from {path.name} has 1 to {depth} layers")
+    config = bart_config_from_bert(bc, tokenizer, decoder_layers)
     bart = BartModel(config)
     tie_embeddings(bart)  # before copying: the copy into `shared` must reach the encoder and decoder tables
     emb = bert.embeddings
@@ -164,8 +171,10 @@ def bart_from_bert(path: str | Path) -> Backbone:
         pos.weight.zero_()
         pos.weight[pos.offset : pos.offset + positions.shape[0]].copy_(positions)
         stack.layernorm_embedding.load_state_dict(emb.LayerNorm.state_dict())
-    for enc_layer, dec_layer, bert_layer in zip(bart.encoder.layers, bart.decoder.layers, bert.encoder.layer):
+    for enc_layer, bert_layer in zip(bart.encoder.layers, bert.encoder.layer):
         _copy_layer(enc_layer, bert_layer)
+    top = bert.encoder.layer[depth - config.decoder_layers:]
+    for dec_layer, bert_layer in zip(bart.decoder.layers, top):
         _copy_layer(dec_layer, bert_layer)
     eps = float(bc.get("layer_norm_eps", BERT_LAYER_NORM_EPS))
     set_layer_norm_eps(bart, eps)
@@ -199,11 +208,15 @@ def tiny_random_bart(seed: int = 0, d_model: int = 64, layers: int = 2, heads: i
     return Backbone(bart, tokenizer, 1e-5, TINY_RANDOM, "random")
 
 
-def load_backbone(name: str | Path) -> Backbone:
-    """`minilm`, `tiny-random`, a BART checkpoint (path or hub name), or a BERT folder to convert."""
+def load_backbone(name: str | Path, decoder_layers: int | None = None) -> Backbone:
+    """`minilm`, `tiny-random`, a BART checkpoint (path or hub name), or a BERT folder to convert.
+
+    `decoder_layers` (None: as deep as the encoder) applies to converted BERT backbones only."""
     name = str(name)
     if name == MINILM:
-        return bart_from_bert(minilm_path())
+        return bart_from_bert(minilm_path(), decoder_layers)
+    if decoder_layers is not None and name == TINY_RANDOM:
+        raise BackboneError("decoder_layers applies to a converted BERT backbone (minilm), not tiny-random")
     if name == TINY_RANDOM:
         return tiny_random_bart()
     from transformers import AutoConfig
@@ -213,7 +226,9 @@ def load_backbone(name: str | Path) -> Backbone:
     except (OSError, ValueError) as err:
         raise BackboneError(f"backbone {name!r}: not 'minilm', 'tiny-random' or a loadable checkpoint ({err})") from err
     if cfg.model_type == "bert":
-        return bart_from_bert(name)
+        return bart_from_bert(name, decoder_layers)
+    if decoder_layers is not None:
+        raise BackboneError(f"decoder_layers applies to a converted BERT backbone, not to the BART {name!r}")
     if cfg.model_type != "bart":
         raise BackboneError(f"backbone {name!r} is a {cfg.model_type!r} model; a BART (or BERT to convert) is needed")
     with quiet_loading():

@@ -36,7 +36,7 @@ def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
     return data
 
 
-MODEL_KEYS = (*SETTINGS, "word_shape", "max_len", "max_len_a", "num_beams", "pointer_dropout")
+MODEL_KEYS = (*SETTINGS, "word_shape", "max_len", "max_len_a", "num_beams", "pointer_dropout", "decoder_layers")
 
 
 def relation_weight(variant: str, backbone: str | None = None, w: float | None = None,
@@ -83,6 +83,7 @@ class ModelSettings(BaseModel):
     num_beams: Positive
     length_penalty: Annotated[float, Field(allow_inf_nan=False)]
     entity_structure: Literal[ENTITY_STRUCTURES] | None = None
+    decoder_layers: Positive | None = None
 
 
 def _first_error(err: ValidationError) -> ModelConfigError:
@@ -142,6 +143,7 @@ class TypePriorConfig(PreTrainedConfig):
     entity_structure: str | None = None
     layer_norm_eps: float = 1e-5
     word_shape: bool = False
+    decoder_layers: int | None = None  # a converted BERT's decoder from its top layers only (None: all of them)
     pointer_dropout: float = 0.3
     max_source_length: int = 512
     max_len: int = 10

@@ -73,7 +73,7 @@ class Tagger:
         variants ignore them."""
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            bb = load_backbone(backbone)
+            bb = load_backbone(backbone, config.get("decoder_layers"))  # type: ignore[arg-type]
         cfg = TypePriorConfig(
             bart=bb.model.config,
             backbone=str(backbone),

@@ -89,3 +89,26 @@ def test_models_built_with_one_seed_are_identical() -> None:
         assert torch.equal(p, q), name
     cross = "bart.decoder.layers.0.encoder_attn.q_proj.weight"
     assert not torch.equal(a.state_dict()[cross], c.state_dict()[cross])
+
+
+def test_a_shallower_decoder_is_built_from_minilms_top_layers(tmp_path) -> None:
+    """`decoder_layers` (issue 15): the converted decoder keeps BERT's top layers; the encoder stays whole."""
+    import pytest
+
+    from typeprior.model.backbone import BackboneError, load_backbone
+    from typeprior.model.predict import Tagger
+
+    full, short = load_backbone("minilm"), load_backbone("minilm", decoder_layers=2)
+    assert len(short.model.encoder.layers) == 6 and len(short.model.decoder.layers) == 2
+    for ours, theirs in ((0, 4), (1, 5)):
+        assert torch.equal(short.model.decoder.layers[ours].fc1.weight, full.model.decoder.layers[theirs].fc1.weight)
+    assert torch.equal(short.model.encoder.layers[0].fc1.weight, full.model.encoder.layers[0].fc1.weight)
+    with pytest.raises(BackboneError, match="1 to 6 layers"):
+        load_backbone("minilm", decoder_layers=7)
+    with pytest.raises(BackboneError, match="not tiny-random"):
+        load_backbone("tiny-random", decoder_layers=1)
+    tagger = Tagger.from_backbone("minilm", ["LOC"], seed=0, variant="full", decoder_layers=2)
+    assert tagger.model.config.decoder_layers == 2 and tagger.model.config.bart.decoder_layers == 2
+    again = Tagger.load(tagger.save(tmp_path / "m"), device="cpu")
+    assert len(again.model.bart.decoder.layers) == 2
+    assert again.predict_tokens([["Paris", "is", "big"]]).entities is not None
