@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from transformers import AutoConfig, BartConfig, PreTrainedConfig
 
 from typeprior.errors import TypePriorError
+from typeprior.yaml_files import read_mapping
 
 from .variants import SWITCHES, check_variant, variant_table
 
@@ -30,7 +30,7 @@ SETTINGS = (
 
 def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
     """model/additions.yaml, with the overrides of `backbone` (its `backbones:` section) applied."""
-    data = yaml.safe_load(ADDITIONS.read_text()) or {}
+    data = read_mapping(ADDITIONS, ModelConfigError, "model settings file")
     per_backbone = data.pop("backbones", {}) or {}
     data.update(per_backbone.get(str(backbone), {}) or {})
     return data

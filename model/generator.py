@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-import yaml
 from torch import nn
 from transformers import AutoModel, BartModel, PreTrainedModel
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+from typeprior.errors import TypePriorError
+from typeprior.yaml_files import read_mapping
 
 from .backbone import set_layer_norm_eps, tie_embeddings
 from .config import TypePriorConfig
@@ -149,7 +151,7 @@ class PointerNER(PreTrainedModel):
     def init_type_embeddings_from_names(self, tokenizer: Any) -> None:
         """BARTNER's start for a type vector: the mean embedding of the sub-words of its name ("LOC" → "loc")."""
         weight = self.type_embeddings.embedding.weight
-        names = yaml.safe_load(TYPE_NAMES.read_text()) or {}
+        names = read_mapping(TYPE_NAMES, TypePriorError, "type names file")
         for c, name in enumerate(self.config.entity_types):
             readable = str(names.get(name, name)).replace("_", " ").replace("-", " ").lower()
             ids = tokenizer(readable, add_special_tokens=False)["input_ids"]

@@ -6,9 +6,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from typeprior.errors import TypePriorError
+from typeprior.yaml_files import read_mapping
 
 VARIANTS = Path(__file__).with_name("variants.yaml")
 SWITCHES = ("relation_prediction", "relation_attention", "type_attention")
@@ -21,7 +20,7 @@ class UnknownVariantError(TypePriorError, ValueError):
 @lru_cache(maxsize=1)
 def variant_table() -> dict[str, dict[str, Any]]:
     """Variant name -> {class, relation_prediction, relation_attention, type_attention}."""
-    data = yaml.safe_load(VARIANTS.read_text(encoding="utf-8")) or {}
+    data = read_mapping(VARIANTS, TypePriorError, "variant table")
     return {str(k): (v if isinstance(v, dict) else {}) for k, v in data.items()}
 
 

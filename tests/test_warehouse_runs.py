@@ -31,7 +31,7 @@ def test_run_life_cycle(warehouse_path: Path, tmp_path: Path) -> None:
         sweep = start_run(wh, "sweep", {"grid": {"w": [0.1, 0.5]}})
         run = start_run(
             wh, "train", {"lr": 1e-5, "out": tmp_path}, corpus="cadec", variant="full", backbone="minilm",
-            w=0.5, priors_build="b1", parent_run_id=sweep,
+            w=0.5, priors_build=1, parent_run_id=sweep,
         )
         assert run != sweep
         assert get_run(wh, run)["status"] == "running"

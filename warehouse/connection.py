@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import duckdb
-import yaml
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_delay, wait_fixed
+
+from typeprior.yaml_files import read_mapping
 
 from . import migrations
 from .errors import DamagedWarehouseError, WarehouseError, WarehouseLockedError, WarehouseNotFoundError
@@ -41,8 +42,7 @@ def is_damage(exc: BaseException) -> bool:
 @lru_cache(maxsize=1)
 def settings() -> dict[str, Any]:
     """settings.yaml, read once."""
-    with SETTINGS_FILE.open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    return read_mapping(SETTINGS_FILE, WarehouseError, "warehouse settings file")
 
 
 def default_lock_timeout_s() -> float:
