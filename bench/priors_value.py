@@ -131,8 +131,9 @@ def plot(record: list[dict[str, Any]], path: Path) -> None:
             mine = [r for r in record if r["corpus"] == corpus and r["arm"] == a]
             sizes = sorted({r["train_n"] for r in mine})
             means = [statistics.mean(r["f1"] * 100 for r in mine if r["train_n"] == n) for n in sizes]
-            ax.plot(sizes, means, style, label="KB priors" if a == "kb" else "learned E_T (no KB)")
-            ax.scatter([r["train_n"] for r in mine], [r["f1"] * 100 for r in mine], s=12, alpha=0.5)
+            (line,) = ax.plot(sizes, means, style, label="KB priors" if a == "kb" else "learned E_T (no KB)")
+            ax.scatter([r["train_n"] for r in mine], [r["f1"] * 100 for r in mine], s=12, alpha=0.5,
+                       color=line.get_color())
         ax.set_xscale("log")
         ax.set_xlabel("training sentences")
         ax.set_ylabel("dev F1 (%)")
