@@ -36,7 +36,8 @@ def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
     return data
 
 
-MODEL_KEYS = (*SETTINGS, "word_shape", "max_len", "max_len_a", "num_beams", "pointer_dropout", "decoder_layers")
+MODEL_KEYS = (*SETTINGS, "word_shape", "max_len", "max_len_a", "num_beams", "pointer_dropout", "decoder_layers",
+              "end_bias")
 
 
 def relation_weight(variant: str, backbone: str | None = None, w: float | None = None,
@@ -82,6 +83,7 @@ class ModelSettings(BaseModel):
     max_len_a: NonNegative
     num_beams: Positive
     length_penalty: Annotated[float, Field(allow_inf_nan=False)]
+    end_bias: Annotated[float, Field(allow_inf_nan=False)]
     entity_structure: Literal[ENTITY_STRUCTURES] | None = None
     decoder_layers: Positive | None = None
 
@@ -150,6 +152,9 @@ class TypePriorConfig(PreTrainedConfig):
     max_len_a: float = 0.6
     num_beams: int = 1
     length_penalty: float = 1.0
+    # Added to END's logit at every decoding step: below 0 the decoder stops later and generates more entities
+    # (the generative model's errors are mostly misses; BENCHMARKS.md "Stopping later").
+    end_bias: float = 0.0
 
     def __post_init__(self, **kwargs: Any) -> None:
         if "w" in kwargs:

@@ -114,6 +114,7 @@ def greedy_decode(
     for step in range(steps):
         logits, cache = model.decode_step(state, prev, cache)
         logits = logits[:, -1].float()
+        logits[:, END] += model.config.end_bias
         logits = logits.masked_fill(~allowed_mask(model, st, state.word_mask, step), NEG_INF)
         tokens = logits.argmax(-1)
         st = advance(model, st, tokens)
@@ -180,6 +181,7 @@ def beam_decode(
         base = (torch.arange(a, device=device) * k).unsqueeze(1)
         logits, cache = model.decode_step(state, prev, cache)
         logp = logits[:, -1].float().log_softmax(-1)
+        logp[:, END] += model.config.end_bias
         logp = logp.masked_fill(~allowed_mask(model, st, state.word_mask, step), NEG_INF)
         v = logp.shape[-1]
         cand = (scores.reshape(n, 1) + logp).reshape(a, k * v)
