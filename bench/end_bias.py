@@ -57,7 +57,7 @@ def run(
     """Decode each model at each bias on both dev sets; one row per model × bias × set."""
     import torch
 
-    from model.predict import Tagger
+    from typeprior.model.predict import Tagger
 
     torch.set_num_threads(threads)
     proto = table4.load_protocol(protocol)
