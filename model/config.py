@@ -37,7 +37,7 @@ def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
 
 
 MODEL_KEYS = (*SETTINGS, "word_shape", "max_len", "max_len_a", "num_beams", "pointer_dropout", "decoder_layers",
-              "end_bias")
+              "end_bias", "pointer_state_input", "constrained_loss")
 
 
 def relation_weight(variant: str, backbone: str | None = None, w: float | None = None,
@@ -84,6 +84,8 @@ class ModelSettings(BaseModel):
     num_beams: Positive
     length_penalty: Annotated[float, Field(allow_inf_nan=False)]
     end_bias: Annotated[float, Field(allow_inf_nan=False)]
+    pointer_state_input: Annotated[bool, Field(strict=True)]
+    constrained_loss: Annotated[bool, Field(strict=True)]
     entity_structure: Literal[ENTITY_STRUCTURES] | None = None
     decoder_layers: Positive | None = None
 
@@ -155,6 +157,12 @@ class TypePriorConfig(PreTrainedConfig):
     # Added to END's logit at every decoding step: below 0 the decoder stops later and generates more entities
     # (the generative model's errors are mostly misses; BENCHMARKS.md "Stopping later").
     end_bias: float = 0.0
+    # A pointer's decoder input adds a projection (starting at zero) of the pointed word's encoder state, so the
+    # decoder sees where in the sentence it pointed, not only which token (BARTNER feeds the token embedding alone).
+    pointer_state_input: bool = False
+    # The entity loss is a cross-entropy over the outputs decoding allows after the gold prefix (model/decoding.py
+    # allowed_mask), so training spends nothing on choices decoding never offers.
+    constrained_loss: bool = False
 
     def __post_init__(self, **kwargs: Any) -> None:
         if "w" in kwargs:

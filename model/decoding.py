@@ -86,6 +86,24 @@ def advance(model: PointerNER, st: DecodeState, tokens: torch.Tensor) -> DecodeS
     return DecodeState(open_last, st.finished | (tokens == END), st.budget, closed_last)
 
 
+def teacher_forced_allowed(model: PointerNER, labels: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
+    """[B, T, V] bool: what decoding would allow at each step after the gold prefix labels[:, :t] (the budget
+    aside: gold targets fit it). The gold output itself is always allowed, so the loss stays finite on
+    targets the constraints would not generate (a model told another entity structure)."""
+    n, steps = labels.shape
+    st = DecodeState.start(model, word_mask)
+    st.budget = torch.full_like(st.budget, steps + 3)
+    out = []
+    for t in range(steps):
+        allowed = allowed_mask(model, st, word_mask, 0)
+        gold = labels[:, t]
+        real = gold >= 0
+        allowed[real.nonzero().flatten(), gold[real]] = True
+        out.append(allowed)
+        st = advance(model, st, gold.clamp(min=0))
+    return torch.stack(out, dim=1)
+
+
 def _strip(seq: list[int]) -> list[int]:
     return seq[: seq.index(END) + 1] if END in seq else seq
 

@@ -135,6 +135,11 @@ class PointerNER(PreTrainedModel):
         tie_embeddings(self.bart)
         if self.shape_embeddings is not None:
             nn.init.zeros_(self.shape_embeddings.weight)  # starts as a no-op on the backbone's function
+        self.pointer_state: nn.Linear | None = None
+        if config.pointer_state_input:  # starts as BARTNER's decoder input; draws nothing from the random state
+            self.pointer_state = nn.Linear(d, d, device="meta").to_empty(device="cpu")
+            nn.init.zeros_(self.pointer_state.weight)
+            nn.init.zeros_(self.pointer_state.bias)
         set_layer_norm_eps(self.bart, config.layer_norm_eps)
 
     @classmethod
@@ -239,6 +244,10 @@ class PointerNER(PreTrainedModel):
             tok = torch.where(ids == END, torch.full_like(ids, cfg.eos_token_id), tok)
             tok = torch.where(is_ptr, pointed, tok)
             embeds = self._token_embed(tok)
+        if self.pointer_state is not None:
+            d = state.word_states.shape[-1]
+            states = state.word_states.gather(1, words.unsqueeze(-1).expand(-1, -1, d))
+            embeds = torch.where(is_ptr.unsqueeze(-1), embeds + self.pointer_state(states).to(embeds.dtype), embeds)
         if self.num_types:
             types = self.type_embeddings().to(embeds.dtype)
             type_vec = types[(ids - 1).clamp(min=0, max=self.num_types - 1)]
@@ -335,8 +344,14 @@ class PointerNER(PreTrainedModel):
         dec_mask = (prev != PAD).long()
         prev = prev.masked_fill(prev == PAD, END)
         logits, _ = self.decode_step(state, prev, decoder_attention_mask=dec_mask)
+        scored = logits
+        if self.config.constrained_loss:
+            from .decoding import teacher_forced_allowed
+
+            allowed = teacher_forced_allowed(self, labels, state.word_mask)
+            scored = logits.float().masked_fill(~allowed, torch.finfo(torch.float32).min)
         entity_loss = nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=PAD
+            scored.reshape(-1, scored.shape[-1]), labels.reshape(-1), ignore_index=PAD
         )
         losses = self.auxiliary_losses(state, sentences)
         loss = entity_loss
