@@ -50,6 +50,8 @@ def run(
     warehouse: Path = typer.Option(table4.WAREHOUSE),
     threads: int = typer.Option(2, help="torch CPU threads"),
     progress: bool = typer.Option(False),
+    diagnostic: str = typer.Option("", help="model or training overrides named in the protocol's `diagnostics` "
+                                            "(an arm of its own, ARM/NAME, compared with ARM over the same seeds)"),
 ) -> None:
     """Train and evaluate every missing cell: corpus × size × seed × arm, one after another."""
     import torch
@@ -59,6 +61,11 @@ def run(
     if unknown:
         raise typer.BadParameter(f"unknown arms {unknown} (known: {', '.join(ARMS)})")
     protocol = table4.load_protocol()
+    if diagnostic:
+        try:
+            table4.diagnostic_settings(protocol, diagnostic)
+        except table4.ProtocolError as err:
+            raise typer.BadParameter(str(err)) from None
     torch.set_num_threads(threads)
     table4.code_commit()
     for c in corpus:
@@ -66,18 +73,23 @@ def run(
             for s in seed or protocol["seeds"]:
                 for a in arms:
                     for variant in protocol["variants"]:
-                        cell = table4.Cell(protocol["protocol"], c, variant, int(s), "" if ARMS[a] else NO_KB_TAG, n)
+                        tag = "-".join(x for x in ("" if ARMS[a] else NO_KB_TAG, diagnostic) if x)
+                        cell = table4.Cell(protocol["protocol"], c, variant, int(s), tag, n)
                         typer.echo(f"{time.strftime('%H:%M:%S')} start {cell}", err=True)
-                        typer.echo(table4.run_cell(protocol, cell, warehouse, progress, use_priors=ARMS[a]))
+                        typer.echo(table4.run_cell(protocol, cell, warehouse, progress, use_priors=ARMS[a],
+                                                   diagnostic=diagnostic))
 
 
 def rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The record's rows: one per finished cell, with its arm and training-set size."""
     out = []
     for c in cells:
+        variant, *labels = c["variant"].split("/")
+        arm = "no-kb" if table4.NO_KB.strip("/") in labels else "kb"
+        diagnostics = [x for x in labels if x != table4.NO_KB.strip("/")]
         out.append({
-            "corpus": c["corpus"], "train_n": c["train_n"], "arm": "no-kb" if c["variant"].endswith(table4.NO_KB) else "kb",
-            "variant": c["variant"].removesuffix(table4.NO_KB), "seed": c["seed"], "f1": c["f1"], "p": c["p"],
+            "corpus": c["corpus"], "train_n": c["train_n"], "arm": "/".join([arm, *diagnostics]),
+            "variant": variant, "seed": c["seed"], "f1": c["f1"], "p": c["p"],
             "r": c["r"], "per_type": c["per_type"], "dev_f1_by_epoch": c["dev_f1_by_epoch"], "epochs": c["epochs"],
             "train_seconds": c["train_seconds"], "train_run": c["train_run"], "eval_run": c["eval_run"],
             "priors_build": c["priors_build"], "code": c["code"],
@@ -98,6 +110,18 @@ def gaps(record: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "gap": statistics.mean(diffs) if diffs else None,
             "gap_sd": statistics.stdev(diffs) if len(diffs) > 1 else None,
         })
+        for label in dict.fromkeys(r["arm"] for r in record if "/" in r["arm"]):
+            base = label.split("/")[0]
+            mine = {r["seed"]: r["f1"] for r in record if (r["corpus"], r["train_n"], r["arm"]) == (corpus, n, label)}
+            if not mine:
+                continue
+            paired = sorted(set(mine) & set(arm[base]))
+            diffs = [mine[s] - arm[base][s] for s in paired]
+            out.append({
+                "corpus": corpus, "train_n": n, "arm": label, "against": base, label: mine, base: arm[base],
+                "pairs": len(paired), "gap": statistics.mean(diffs) if diffs else None,
+                "gap_sd": statistics.stdev(diffs) if len(diffs) > 1 else None,
+            })
     return out
 
 
@@ -108,12 +132,22 @@ def markdown(summary: list[dict[str, Any]]) -> str:
             return "—"
         return f"{statistics.mean(v) * 100:.2f}" + (f" ± {statistics.stdev(v) * 100:.2f}" if len(v) > 1 else "") + f" (n={len(v)})"
 
+    def gap(g: dict[str, Any]) -> str:
+        return "—" if g["gap"] is None else f"{g['gap'] * 100:+.2f}" + (
+            f" ± {g['gap_sd'] * 100:.2f}" if g["gap_sd"] is not None else "") + f" (n={g['pairs']})"
+
     lines = ["| corpus | train sentences | KB priors | learned E_T (no KB) | KB − no KB (paired seeds) |",
              "|---|---|---|---|---|"]
     for g in summary:
-        gap = "—" if g["gap"] is None else f"{g['gap'] * 100:+.2f}" + (
-            f" ± {g['gap_sd'] * 100:.2f}" if g["gap_sd"] is not None else "") + f" (n={g['pairs']})"
-        lines.append(f"| {g['corpus']} | {g['train_n']} | {mean(g['kb'])} | {mean(g['no-kb'])} | {gap} |")
+        if "arm" not in g:
+            lines.append(f"| {g['corpus']} | {g['train_n']} | {mean(g['kb'])} | {mean(g['no-kb'])} | {gap(g)} |")
+    extra = [g for g in summary if "arm" in g]
+    if extra:
+        lines += ["", "| corpus | train sentences | arm | its F1 | against | their F1 | difference (paired seeds) |",
+                  "|---|---|---|---|---|---|---|"]
+        for g in extra:
+            lines.append(f"| {g['corpus']} | {g['train_n']} | {g['arm']} | {mean(g[g['arm']])} | {g['against']} "
+                         f"| {mean(g[g['against']])} | {gap(g)} |")
     return "\n".join(lines)
 
 

@@ -109,6 +109,8 @@ def model_options(spec: TrainSpec, priors: TypePriorSet | None) -> dict[str, Any
         options["w"] = spec.w
     if priors is not None:
         options["priors_build"] = priors.summary()
+        if spec.model.get("kb_match"):
+            options["kb_match_names"] = priors.names
     return options
 
 

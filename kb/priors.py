@@ -25,6 +25,7 @@ class TypePriorSet:
     content_hash: str
     model_id: str = ""
     n_entities: dict[str, int] = field(default_factory=dict)
+    names: dict[str, list[str]] = field(default_factory=dict)  # the build's entity names per type (θ order)
 
     def vector(self, entity_type: str) -> np.ndarray:
         return self.vectors[self.types.index(entity_type)]
@@ -64,7 +65,11 @@ def resolve_build(store: KBStore, build: str | int = "latest", scheme: str | Non
 
 def _read(store: KBStore, build: str | int, scheme: str | None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     row = resolve_build(store, build, scheme)
-    return row, {r["entity_type"]: r for r in store.type_vectors(int(row["build_id"]))}
+    build_id = int(row["build_id"])
+    names: dict[str, list[str]] = {}
+    for entity_type, name in store.weights(build_id)[["entity_type", "name"]].itertuples(index=False):
+        names.setdefault(entity_type, []).append(str(name))
+    return row, {r["entity_type"]: {**r, "names": names.get(r["entity_type"], [])} for r in store.type_vectors(build_id)}
 
 
 def load_type_priors(warehouse: str | Path | Warehouse, build: str | int = "latest", scheme: str | None = None,
@@ -87,4 +92,5 @@ def load_type_priors(warehouse: str | Path | Warehouse, build: str | int = "late
         build_id=int(row["build_id"]), scheme=row["scheme"], types=wanted, vectors=vectors,
         content_hash=row["content_hash"], model_id=row["model_id"],
         n_entities={t: int(stored[t]["n_entities"]) for t in wanted},
+        names={t: list(stored[t]["names"]) for t in wanted},
     )

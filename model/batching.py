@@ -34,6 +34,8 @@ class Batch:
             "shape_ids": w.shape_ids,
             "sentences": self.sentences,
         }
+        if w.match_ids is not None:
+            inputs["match_ids"] = w.match_ids
         if self.labels is not None:
             inputs["labels"] = self.labels
         return inputs

@@ -37,7 +37,7 @@ def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
 
 
 MODEL_KEYS = (*SETTINGS, "word_shape", "max_len", "max_len_a", "num_beams", "pointer_dropout", "decoder_layers",
-              "end_bias", "pointer_state_input", "constrained_loss")
+              "end_bias", "pointer_state_input", "constrained_loss", "kb_match")
 
 
 def relation_weight(variant: str, backbone: str | None = None, w: float | None = None,
@@ -86,6 +86,7 @@ class ModelSettings(BaseModel):
     end_bias: Annotated[float, Field(allow_inf_nan=False)]
     pointer_state_input: Annotated[bool, Field(strict=True)]
     constrained_loss: Annotated[bool, Field(strict=True)]
+    kb_match: Annotated[bool, Field(strict=True)]
     entity_structure: Literal[ENTITY_STRUCTURES] | None = None
     decoder_layers: Positive | None = None
 
@@ -163,6 +164,10 @@ class TypePriorConfig(PreTrainedConfig):
     # The entity loss is a cross-entropy over the outputs decoding allows after the gold prefix (model/decoding.py
     # allowed_mask), so training spends nothing on choices decoding never offers.
     constrained_loss: bool = False
+    # KB-match features (model/gazetteer.py): each sub-word's input adds a learned embedding of whether a name of
+    # the priors build covers its word, per type. The names (kb_match_names, type -> names) travel in the config.
+    kb_match: bool = False
+    kb_match_names: dict | None = None
 
     def __post_init__(self, **kwargs: Any) -> None:
         if "w" in kwargs:
@@ -175,6 +180,9 @@ class TypePriorConfig(PreTrainedConfig):
         if self.entity_types is None:
             self.entity_types = []
         check_settings({name: getattr(self, name) for name in ModelSettings.model_fields})
+        if self.kb_match and not any((self.kb_match_names or {}).values()):
+            raise ModelConfigError("model setting kb_match: needs the entity names of a knowledge-base build "
+                                   "(train with KB priors, --priors)")
         if len(set(self.entity_types)) != len(self.entity_types):
             raise ModelConfigError(f"duplicate entity types in {self.entity_types}")
         self.is_encoder_decoder = True

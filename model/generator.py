@@ -32,6 +32,7 @@ from typeprior.yaml_files import read_mapping
 from .backbone import set_layer_norm_eps, tie_embeddings
 from .config import TypePriorConfig
 from .targets import END
+from .gazetteer import FLAGS
 from .tokenization import NUM_SHAPES
 from .variants import check_variant, variant_table
 
@@ -135,6 +136,10 @@ class PointerNER(PreTrainedModel):
         tie_embeddings(self.bart)
         if self.shape_embeddings is not None:
             nn.init.zeros_(self.shape_embeddings.weight)  # starts as a no-op on the backbone's function
+        self.kb_match_embeddings: nn.Embedding | None = None
+        if config.kb_match:  # per type: no match, first word, later word; starts as a no-op
+            self.kb_match_embeddings = nn.Embedding(FLAGS * config.num_types, d, device="meta").to_empty(device="cpu")
+            nn.init.zeros_(self.kb_match_embeddings.weight)
         self.pointer_state: nn.Linear | None = None
         if config.pointer_state_input:  # starts as BARTNER's decoder input; draws nothing from the random state
             self.pointer_state = nn.Linear(d, d, device="meta").to_empty(device="cpu")
@@ -185,6 +190,7 @@ class PointerNER(PreTrainedModel):
         word_index: torch.Tensor,
         word_mask: torch.Tensor,
         shape_ids: torch.Tensor | None = None,
+        match_ids: torch.Tensor | None = None,
     ) -> EncoderState:
         """One encoder pass; gathers the word states H^e and the pointer keys.
 
@@ -198,6 +204,11 @@ class PointerNER(PreTrainedModel):
         embeds = token_embeds
         if self.shape_embeddings is not None and shape_ids is not None:
             embeds = embeds + self.shape_embeddings(shape_ids)
+        if self.kb_match_embeddings is not None:
+            if match_ids is None:
+                raise ValueError("this model reads KB-match flags (kb_match): encode its inputs with its Tagger")
+            offsets = torch.arange(match_ids.shape[-1], device=match_ids.device) * FLAGS
+            embeds = embeds + self.kb_match_embeddings(match_ids + offsets).sum(-2)
         hidden = self.bart.encoder(
             inputs_embeds=embeds, attention_mask=attention_mask, **self.encoder_attention_kwargs()
         ).last_hidden_state
@@ -335,9 +346,10 @@ class PointerNER(PreTrainedModel):
         shape_ids: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         sentences: Sequence[Any] | None = None,
+        match_ids: torch.Tensor | None = None,
     ) -> PointerNEROutput:
         """Teacher-forced pass: labels [B, T] are target ids padded with PAD; the decoder sees START + labels[:-1]."""
-        state = self.encode(input_ids, attention_mask, word_index, word_mask, shape_ids)
+        state = self.encode(input_ids, attention_mask, word_index, word_mask, shape_ids, match_ids)
         if labels is None:
             return PointerNEROutput(encoder_state=state)
         prev = torch.cat([torch.full_like(labels[:, :1], START), labels[:, :-1]], dim=1)

@@ -20,6 +20,7 @@ from .tokenizer_files import tokenizer_problem
 from .batching import encode_sentences
 from .corpus.document import Entity, Sentence, entity_order
 from .decoding import decode
+from .gazetteer import Gazetteer
 from .generator import PointerNER
 from .metrics import score
 from .targets import TargetVocab, delinearize
@@ -53,7 +54,9 @@ class Tagger:
         self.mixed_precision = mixed_precision
         self.tokenizer = tokenizer
         self.vocab = TargetVocab(tuple(model.config.entity_types))
-        self.encoder = WordEncoder(tokenizer, max_length=model.config.max_source_length)
+        cfg = model.config
+        gazetteer = Gazetteer(cfg.kb_match_names or {}, cfg.entity_types) if cfg.kb_match else None
+        self.encoder = WordEncoder(tokenizer, max_length=cfg.max_source_length, gazetteer=gazetteer)
 
     @classmethod
     def from_backbone(
@@ -174,7 +177,8 @@ class Tagger:
                 ).to(self.device)
                 w = batch.words
                 with precision.autocast(self.device, dtype):
-                    state = self.model.encode(w.input_ids, w.attention_mask, w.word_index, w.word_mask, w.shape_ids)
+                    state = self.model.encode(w.input_ids, w.attention_mask, w.word_index, w.word_mask, w.shape_ids,
+                                              w.match_ids)
                     seqs = decode(self.model, state, num_beams)
                 for (i, first, words), seq in zip(chunk, seqs):
                     d = delinearize(seq, self.vocab, num_words=len(words))

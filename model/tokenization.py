@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -63,6 +63,7 @@ class EncodedWords:
     word_mask: torch.Tensor  # [B, W] bool: a real word that survived truncation
     shape_ids: torch.Tensor  # [B, S] shape class of the word each sub-word belongs to
     num_words: list[int]  # words per sentence (before truncation)
+    match_ids: torch.Tensor | None = None  # [B, S, C] KB-match flags of the sub-word's word (model/gazetteer.py)
 
     def to(self, device: torch.device | str) -> "EncodedWords":
         return EncodedWords(
@@ -72,17 +73,19 @@ class EncodedWords:
             self.word_mask.to(device),
             self.shape_ids.to(device),
             self.num_words,
+            None if self.match_ids is None else self.match_ids.to(device),
         )
 
 
 class WordEncoder:
     """Encodes pre-split sentences with a fast tokenizer, keeping the word → first sub-word map."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_length: int = 512) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_length: int = 512, gazetteer: Any = None) -> None:
         if not getattr(tokenizer, "is_fast", False):
             raise TypeError("WordEncoder needs a fast tokenizer (word_ids)")
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.gazetteer = gazetteer  # a model/gazetteer.Gazetteer: the batch then carries KB-match flags
 
     def _clean(self, words: Sequence[str]) -> list[str]:
         unk = self.tokenizer.unk_token or "?"
@@ -137,13 +140,18 @@ class WordEncoder:
         word_index = torch.zeros(b, w_max, dtype=torch.long)
         word_mask = torch.zeros(b, w_max, dtype=torch.bool)
         shape_ids = torch.zeros_like(enc["input_ids"])
+        gaz = self.gazetteer
+        match_ids = None if gaz is None else torch.zeros((*shape_ids.shape, len(gaz.types)), dtype=torch.long)
         for i, words in enumerate(sentences):
             shapes = [word_shape(str(w)) for w in words]
+            flags = gaz.flags([str(w) for w in words]) if gaz is not None else None
             seen: set[int] = set()
             for pos, wid in enumerate(enc.word_ids(i)):
                 if wid is None:
                     continue
                 shape_ids[i, pos] = shapes[wid]
+                if flags is not None:
+                    match_ids[i, pos] = torch.tensor(flags[wid])
                 if wid not in seen:
                     seen.add(wid)
                     word_index[i, wid] = pos
@@ -156,5 +164,6 @@ class WordEncoder:
                     i, self.max_length, kept[i], len(words),
                 )
         return EncodedWords(
-            enc["input_ids"], enc["attention_mask"], word_index, word_mask, shape_ids, [len(s) for s in cleaned]
+            enc["input_ids"], enc["attention_mask"], word_index, word_mask, shape_ids, [len(s) for s in cleaned],
+            match_ids,
         )

@@ -173,3 +173,30 @@ def test_a_rebuilt_priors_build_is_compared_with_the_previous_builds_model(tmp_p
                         "WHERE previous_build IS NOT NULL ORDER BY run_id")
     assert [(r["kind"], r["priors_build"], r["previous_build"]) for r in rows] == [
         ("train", rebuilt, build), ("evaluate", rebuilt, build)]
+
+
+def test_kb_match_reads_the_builds_names_travels_with_the_model_and_needs_priors(tmp_path: Path, warehouse_path: Path,
+                                                                                  files, build: int) -> None:
+    train, dev = files
+    out = tmp_path / "match"
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "--train", str(train), "--dev", str(dev), "--corpus", "demo", "--warehouse",
+                            str(warehouse_path), "--variant", "full", "--priors", str(build), "--set", "kb_match=true",
+                            "--epochs", "2", "--out", str(out), *FAST])
+    assert r.exit_code == 0, r.output
+    tagger = Tagger.load(out / "model", device="cpu")
+    names = load_type_priors(warehouse_path, build, "demo", types=["LOC", "PER"]).names
+    assert tagger.model.config.kb_match and tagger.model.config.kb_match_names == names
+    assert "Paris" in names["LOC"] and "Marie Curie" in names["PER"]
+    # the loaded model's encoder flags the build's names: Marie Curie as PER, Paris as LOC (types in label order)
+    loc, per = tagger.model.config.entity_types.index("LOC"), tagger.model.config.entity_types.index("PER")
+    flags = tagger.encoder.gazetteer.flags(["Marie", "Curie", "visited", "Paris"])
+    assert [f[per] for f in flags] == [1, 2, 0, 0] and [f[loc] for f in flags] == [0, 0, 0, 1]
+    assert float(tagger.model.kb_match_embeddings.weight.detach().abs().sum()) > 0  # trained away from its zero start
+    r = runner.invoke(app, ["predict", "--model", str(out)], input="Marie Curie visited Paris .\n")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout.strip().splitlines()[-1])["text"] == "Marie Curie visited Paris ."
+    r = runner.invoke(app, ["train", "--train", str(train), "--variant", "full", "--priors", "none", "--set",
+                            "kb_match=true", "--epochs", "1", "--out", str(tmp_path / "none"), *FAST])
+    assert r.exit_code != 0
+    assert "kb_match" in r.output and "Traceback" not in r.output
