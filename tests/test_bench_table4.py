@@ -209,3 +209,21 @@ def test_the_whole_corpus_protocol_reads_every_sentence() -> None:
     assert len(genia) == len(table4.source_sentences(full, "genia", "train"))  # the two document halves
     with pytest.raises(table4.ProtocolError, match="needs the protocol's train_n list"):
         table4.subset(full, "conll2003", "train", 100)
+
+
+def test_priors_value_gives_a_diagnostic_arm_its_own_paired_gap() -> None:
+    import priors_value
+
+    cells = [{"corpus": "conll2003", "train_n": 100, "variant": v, "seed": s, "f1": f, "p": f, "r": f, "per_type": {},
+              "dev_f1_by_epoch": [], "epochs": 1, "train_seconds": 1.0, "train_run": 1, "eval_run": 2,
+              "priors_build": 1, "code": {}}
+             for v, s, f in [("full", 42, 0.40), ("full/kb-match", 42, 0.46), ("full", 43, 0.50),
+                             ("full/kb-match", 43, 0.52), ("full/no-kb", 42, 0.41)]]
+    record = priors_value.rows(cells)
+    assert sorted({r["arm"] for r in record}) == ["kb", "kb/kb-match", "no-kb"]
+    plain, match = priors_value.gaps(record)
+    assert plain["pairs"] == 1 and plain["gap"] == pytest.approx(-0.01)  # kb − no-kb leaves the diagnostic out
+    assert (match["arm"], match["against"], match["pairs"]) == ("kb/kb-match", "kb", 2)
+    assert match["gap"] == pytest.approx(0.04)
+    table = priors_value.markdown([plain, match])
+    assert "| conll2003 | 100 | kb/kb-match |" in table and "+4.00" in table
