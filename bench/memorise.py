@@ -40,7 +40,10 @@ def parse_recipe(text: str) -> dict[str, float | int | str]:
     out: dict[str, float | int | str] = {}
     for item in text.split(","):
         key, _, value = item.partition("=")
-        out[key.strip()] = json.loads(value) if value[:1].isdigit() or value[:1] in "-[" else value
+        try:
+            out[key.strip()] = json.loads(value)  # numbers, lists, true / false
+        except json.JSONDecodeError:
+            out[key.strip()] = value
     return out
 
 
