@@ -160,10 +160,11 @@ class TypePriorConfig(PreTrainedConfig):
     end_bias: float = 0.0
     # A pointer's decoder input adds a projection (starting at zero) of the pointed word's encoder state, so the
     # decoder sees where in the sentence it pointed, not only which token (BARTNER feeds the token embedding alone).
-    pointer_state_input: bool = False
+    # On by default since it won a dev A/B (BENCHMARKS.md, "Learning faster"); off for a model saved before it existed.
+    pointer_state_input: bool = True
     # The entity loss is a cross-entropy over the outputs decoding allows after the gold prefix (model/decoding.py
-    # allowed_mask), so training spends nothing on choices decoding never offers.
-    constrained_loss: bool = False
+    # allowed_mask), so training spends nothing on choices decoding never offers. On by default, as above.
+    constrained_loss: bool = True
     # KB-match features (model/gazetteer.py): each sub-word's input adds a learned embedding of whether a name of
     # the priors build covers its word, per type. The names (kb_match_names, type -> names) travel in the config.
     kb_match: bool = False
@@ -222,6 +223,11 @@ class TypePriorConfig(PreTrainedConfig):
     def max_target_length(self, num_words: int) -> int:
         """BARTNER's decoding budget: max_len + max_len_a × source length (in words here)."""
         return int(self.max_len + self.max_len_a * num_words)
+
+
+# Settings added with a default of on: a saved config.json without them was written before they existed, when the
+# model had them off (Tagger.load reads it so).
+OFF_BEFORE_THEY_EXISTED = ("pointer_state_input", "constrained_loss")
 
 
 AutoConfig.register(TypePriorConfig.model_type, TypePriorConfig, exist_ok=True)

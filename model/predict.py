@@ -1,6 +1,7 @@
 """A model bundled with its tokenizer: built or loaded (one way each); predict, evaluate, save."""
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from transformers import PreTrainedTokenizerBase
 
 from . import persistence, precision
 from .backbone import load_backbone, load_tokenizer
-from .config import TypePriorConfig
+from .config import OFF_BEFORE_THEY_EXISTED, TypePriorConfig
 from .generator import model_class
 from .persistence import ModelFolderError
 from .tokenizer_files import tokenizer_problem
@@ -105,7 +106,9 @@ class Tagger:
         if (problem := tokenizer_problem(folder)) is not None:
             raise ModelFolderError(problem)
         try:
-            config = TypePriorConfig.from_pretrained(str(folder))
+            saved = json.loads((folder / persistence.CONFIG).read_text(encoding="utf-8"))
+            older = {k: False for k in OFF_BEFORE_THEY_EXISTED if isinstance(saved, dict) and k not in saved}
+            config = TypePriorConfig.from_pretrained(str(folder), **older)
         except (ValueError, TypeError, KeyError, AttributeError, OSError) as err:
             detail = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise ModelFolderError(f"{folder / persistence.CONFIG} is not a valid typeprior model config: {detail}") from None

@@ -18,12 +18,12 @@ def protocol() -> dict:
 
 
 def test_diagnostics_name_real_model_settings(protocol: dict) -> None:
-    from typeprior.model.config import SETTINGS
+    from typeprior.model.config import MODEL_KEYS
 
     for name in protocol["diagnostics"]:
-        assert set(table4.diagnostic_settings(protocol, name)) <= set(SETTINGS)
+        assert set(table4.diagnostic_settings(protocol, name)) <= set(MODEL_KEYS)
     assert len(table4.diagnostic_settings(protocol, "balanced-focal")["focal_alpha"]) == 3
-    assert set(protocol["model"]) <= set(SETTINGS)
+    assert set(protocol["model"]) <= set(MODEL_KEYS)
     with pytest.raises(table4.ProtocolError, match="no diagnostic 'nope'"):
         table4.diagnostic_settings(protocol, "nope")
 

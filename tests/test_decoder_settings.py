@@ -1,7 +1,8 @@
 """The decoder's learn-faster settings (issue 15): end_bias, pointer_state_input and constrained_loss.
 
-Each is off by default and must then change nothing; on, it must do what its config comment says, survive a save
-and load, and be refused with a one-line error when its value is not of its kind.
+Off, each must compute what the model computed before it existed; on, it must do what its config comment says,
+survive a save and load, and be refused with a one-line error when its value is not of its kind. The last two are
+on by default, and off for a model folder saved before they existed.
 """
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ def test_constrained_loss_is_the_cross_entropy_over_allowed_outputs_and_no_large
     t.model.eval()  # no dropout: both losses see the same logits
     inputs = encode_sentences(MIXED, t.encoder, t.vocab).model_inputs()
     with torch.no_grad():
+        t.model.config.constrained_loss = False
         plain = t.model(**inputs)
         t.model.config.constrained_loss = True
         constrained = t.model(**inputs)
@@ -101,7 +103,7 @@ def test_constrained_loss_is_the_cross_entropy_over_allowed_outputs_and_no_large
 
 @pytest.mark.parametrize("variant", ["baseline", "full"])
 def test_pointer_state_input_starts_as_bartner_and_learns(variant: str, tmp_path: Path) -> None:
-    plain = Tagger.from_backbone("tiny-random", TYPES, seed=3, variant=variant)
+    plain = Tagger.from_backbone("tiny-random", TYPES, seed=3, variant=variant, pointer_state_input=False)
     fed = Tagger.from_backbone("tiny-random", TYPES, seed=3, variant=variant, pointer_state_input=True)
     # the projection starts at zero and draws nothing from the random state: the other weights are the same
     shared = {k: v for k, v in fed.model.state_dict().items() if not k.startswith("pointer_state.")}
@@ -120,3 +122,20 @@ def test_pointer_state_input_starts_as_bartner_and_learns(variant: str, tmp_path
     assert back.model.config.pointer_state_input is True
     assert torch.equal(back.model.pointer_state.weight, fed.model.pointer_state.weight)
     assert greedy_decode(back.model, _state(back)) == greedy_decode(fed.model, _state(fed))
+
+
+def test_both_are_on_for_a_new_model_and_off_for_a_folder_saved_before_they_existed(tmp_path: Path) -> None:
+    import json
+
+    t = Tagger.from_backbone("tiny-random", TYPES, seed=1, pointer_state_input=False)
+    assert t.model.config.constrained_loss and Tagger.from_backbone("tiny-random", TYPES).model.pointer_state is not None
+    t.save(tmp_path / "old")
+    config = tmp_path / "old" / "config.json"
+    saved = json.loads(config.read_text())
+    for key in ("pointer_state_input", "constrained_loss"):
+        del saved[key]  # as a folder written before the settings existed
+    config.write_text(json.dumps(saved))
+    old = Tagger.load(tmp_path / "old", device="cpu")
+    assert (old.model.config.pointer_state_input, old.model.config.constrained_loss) == (False, False)
+    assert old.model.pointer_state is None
+    assert greedy_decode(old.model, _state(old)) == greedy_decode(t.model, _state(t))
