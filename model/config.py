@@ -37,7 +37,7 @@ def addition_defaults(backbone: str | None = None) -> dict[str, Any]:
 
 
 MODEL_KEYS = (*SETTINGS, "word_shape", "max_len", "max_len_a", "num_beams", "pointer_dropout", "decoder_layers",
-              "end_bias", "pointer_state_input", "constrained_loss", "kb_match")
+              "end_bias", "pointer_state_input", "constrained_loss", "kb_match", "begin_end_recovery")
 
 
 def relation_weight(variant: str, backbone: str | None = None, w: float | None = None,
@@ -87,6 +87,7 @@ class ModelSettings(BaseModel):
     pointer_state_input: Annotated[bool, Field(strict=True)]
     constrained_loss: Annotated[bool, Field(strict=True)]
     kb_match: Annotated[bool, Field(strict=True)]
+    begin_end_recovery: Annotated[bool, Field(strict=True)]
     entity_structure: Literal[ENTITY_STRUCTURES] | None = None
     decoder_layers: Positive | None = None
 
@@ -169,6 +170,9 @@ class TypePriorConfig(PreTrainedConfig):
     # the priors build covers its word, per type. The names (kb_match_names, type -> names) travel in the config.
     kb_match: bool = False
     kb_match_names: dict | None = None
+    # Decoding adds the contiguous entities the relation grid marks (Begin-End and Inside) that the decoder did not
+    # generate, typed by the decoder (model/recovery.py); needs relation prediction. Off: BENCHMARKS.md, "Begin-End".
+    begin_end_recovery: bool = False
 
     def __post_init__(self, **kwargs: Any) -> None:
         if "w" in kwargs:
@@ -184,6 +188,9 @@ class TypePriorConfig(PreTrainedConfig):
         if self.kb_match and not any((self.kb_match_names or {}).values()):
             raise ModelConfigError("model setting kb_match: needs the entity names of a knowledge-base build "
                                    "(train with KB priors, --priors)")
+        if self.begin_end_recovery and not self.relation_prediction:
+            raise ModelConfigError(f"model setting begin_end_recovery: needs relation prediction, which variant "
+                                   f"{self.variant!r} does not have (rp-tra, rp-eta or full)")
         if len(set(self.entity_types)) != len(self.entity_types):
             raise ModelConfigError(f"duplicate entity types in {self.entity_types}")
         self.is_encoder_decoder = True

@@ -15,6 +15,7 @@ from transformers import PreTrainedTokenizerBase
 from . import persistence, precision
 from .backbone import load_backbone, load_tokenizer
 from .config import OFF_BEFORE_THEY_EXISTED, TypePriorConfig
+from .recovery import recover
 from .generator import model_class
 from .persistence import ModelFolderError
 from .tokenizer_files import tokenizer_problem
@@ -183,9 +184,14 @@ class Tagger:
                     state = self.model.encode(w.input_ids, w.attention_mask, w.word_index, w.word_mask, w.shape_ids,
                                               w.match_ids)
                     seqs = decode(self.model, state, num_beams)
-                for (i, first, words), seq in zip(chunk, seqs):
-                    d = delinearize(seq, self.vocab, num_words=len(words))
-                    out[i].extend(Entity(tuple(first + j for j in e.indices), e.type) for e in d.entities)
+                decoded = [delinearize(seq, self.vocab, num_words=len(words)) for (_, _, words), seq in zip(chunk, seqs)]
+                found = [d.entities for d in decoded]
+                if self.model.config.begin_end_recovery:
+                    with precision.autocast(self.device, dtype):
+                        extra = recover(self.model, state, found, self.vocab)
+                    found = [es + more for es, more in zip(found, extra)]
+                for (i, first, _), d, entities in zip(chunk, decoded, found):
+                    out[i].extend(Entity(tuple(first + j for j in e.indices), e.type) for e in entities)
                     dropped += d.dropped
         finally:
             self.model.train(was_training)
