@@ -255,14 +255,17 @@ def collect_peer(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
             "JOIN metrics m ON m.run_id = r.run_id AND m.split = 'dev' AND m.scope = 'overall' "
             "WHERE r.kind = 'train' AND (r.variant = ? OR r.variant LIKE ?) AND r.status = 'completed' "
             "ORDER BY r.run_id", [VARIANT, VARIANT + "/%"])
-    out = []
-    for r in rows:
-        config = json.loads(r["config"])
-        if config.get("protocol") != protocol:
-            continue
-        out.append({"run_id": r["run_id"], "corpus": r["corpus"], "seed": config["seed"],
-                    "recipe": config.get("recipe", "standard"), "p": r["p"], "r": r["r"],
-                    "f1": r["f1"], "code": config.get("code"), **json.loads(r["message"] or "{}")})
+        out = []
+        for r in rows:
+            config = json.loads(r["config"])
+            if config.get("protocol") != protocol:
+                continue
+            curve = [e["dev_f1"] for e in wh.query("SELECT dev_f1 FROM epochs WHERE run_id = ? ORDER BY epoch",
+                                                   [r["run_id"]])]
+            out.append({"run_id": r["run_id"], "corpus": r["corpus"], "seed": config["seed"],
+                        "recipe": config.get("recipe", "standard"), "p": r["p"], "r": r["r"],
+                        "f1": r["f1"], "code": config.get("code"), "dev_f1_by_epoch": curve,
+                        **json.loads(r["message"] or "{}")})
     return out
 
 

@@ -613,12 +613,48 @@ def run(
                 typer.echo(run_cell(protocol, cell, warehouse, progress, kb_priors, diagnostic, reevaluate))
 
 
+def plot_curves(cells: list[dict[str, Any]], peers: list[dict[str, Any]], path: Path) -> None:
+    """Dev F1 after each epoch, one panel per corpus and one line per cell or peer run, so a reader sees whether
+    the curves have flattened."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [(c["corpus"], f"{c['variant']} s{c['seed']}", c["dev_f1_by_epoch"]) for c in cells]
+    runs += [(p["corpus"], f"peer ({p.get('recipe', 'standard')}) s{p['seed']}", p.get("dev_f1_by_epoch") or [])
+             for p in peers]
+    runs = [(corpus, label, curve) for corpus, label, curve in runs if any(f is not None for f in curve)]
+    if not runs:
+        raise ProtocolError("no cell or peer run has a dev F1 after any epoch to plot")
+    corpora = list(dict.fromkeys(corpus for corpus, _, _ in runs))
+    fig, axes = plt.subplots(1, len(corpora), figsize=(5.5 * len(corpora), 4), squeeze=False)
+    for ax, corpus in zip(axes[0], corpora):
+        for _, label, curve in (r for r in runs if r[0] == corpus):
+            points = [(k + 1, f * 100) for k, f in enumerate(curve) if f is not None]
+            ax.plot([e for e, _ in points], [f for _, f in points], "o-" if "peer" not in label else "s--",
+                    label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("dev F1 (%)")
+        ax.set_title(corpus)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
 @app.command()
 def table(
     warehouse: Path = typer.Option(WAREHOUSE),
     json_out: Optional[Path] = typer.Option(RESULTS / "table4.json", help="also write the cells as JSON"),
     write_into: Optional[Path] = typer.Option(None, help="replace the text between <!-- TABLE4[ PROTOCOL] --> "
                                                          "and <!-- /TABLE4[ PROTOCOL] --> in this Markdown file"),
+    curves_out: Optional[Path] = typer.Option(None, help="also plot every cell's and peer run's dev F1 after each "
+                                                         "epoch as this PNG"),
 ) -> None:
     """The Markdown table (mean ± sample std over seeds, dev F1 %) and one line per finished cell."""
     from peer import collect_peer  # bench/peer.py
@@ -663,6 +699,8 @@ def table(
         tmp = write_into.with_name(f".{write_into.name}.tmp")
         tmp.write_text(f"{head}{start}\n{text}\n{end}{rest.split(end, 1)[1]}", encoding="utf-8")
         os.replace(tmp, write_into)
+    if curves_out is not None:
+        plot_curves(cells, peers, curves_out)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps({"protocol": protocol, "cells": cells, "superseded": old, "peer": peers},

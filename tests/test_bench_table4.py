@@ -227,3 +227,14 @@ def test_priors_value_gives_a_diagnostic_arm_its_own_paired_gap() -> None:
     assert match["gap"] == pytest.approx(0.04)
     table = priors_value.markdown([plain, match])
     assert "| conll2003 | 100 | kb/kb-match |" in table and "+4.00" in table
+
+
+def test_the_curves_plot_one_line_per_run_and_refuses_an_empty_one(tmp_path: Path) -> None:
+    cells = [{"corpus": "conll2003", "variant": "full", "seed": 42, "dev_f1_by_epoch": [0.8, 0.85, None]},
+             {"corpus": "cadec", "variant": "baseline", "seed": 42, "dev_f1_by_epoch": [0.4]}]
+    peers = [{"corpus": "conll2003", "recipe": "two-rate", "seed": 42, "dev_f1_by_epoch": [0.87, 0.9]}]
+    png = tmp_path / "curves.png"
+    table4.plot_curves(cells, peers, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(tmp_path.glob(".*"))
+    with pytest.raises(table4.ProtocolError, match="no cell or peer run has a dev F1"):
+        table4.plot_curves([{"corpus": "c", "variant": "full", "seed": 1, "dev_f1_by_epoch": []}], [], png)
