@@ -679,7 +679,7 @@ def table(
         "Peer runs:",
         peer_lines(peers),
         "Time per epoch (training and the dev pass) and the evaluation's throughput (model load, greedy decoding of "
-        "the 300 dev sentences, scoring, storing), as the cells recorded them. The cells ran at different times "
+        "the cell's dev sentences, scoring, storing), as the cells recorded them. The cells ran at different times "
         "beside different jobs, so these ratios are indicative only; the interleaved measurements of "
         "bench/bench_variants.py and bench/decode_speed.py below are the ones to quote:",
         speed_rows(warehouse, cells, peers),
