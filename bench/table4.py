@@ -703,8 +703,17 @@ def table(
         plot_curves(cells, peers, curves_out)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps({"protocol": protocol, "cells": cells, "superseded": old, "peer": peers},
-                                       indent=1, default=str))
+        tmp = json_out.with_suffix(json_out.suffix + ".tmp")
+        tmp.write_text(json.dumps({"protocol": record_protocol(protocol), "cells": cells, "superseded": old,
+                                   "peer": peers}, indent=1, default=str))
+        os.replace(tmp, json_out)
+
+
+def record_protocol(protocol: dict[str, Any]) -> dict[str, Any]:
+    """The protocol block of a record: a whole split names no train_n or dev_n (null reads as a size)."""
+    corpora = {name: {k: v for k, v in spec.items() if not (k in ("train_n", "dev_n") and v is None)}
+               for name, spec in protocol.get("corpora", {}).items()}
+    return {**protocol, "corpora": corpora}
 
 
 if __name__ == "__main__":

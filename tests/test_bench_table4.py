@@ -200,6 +200,9 @@ def test_the_whole_corpus_protocol_reads_every_sentence() -> None:
     full = table4.load_protocol(table4.BENCH / "table4-full.yaml")
     assert all(spec["train_n"] is None and spec["dev_n"] is None for spec in full["corpora"].values())
     assert full["protocol"] == "whole-v1-3ep" and full["training"]["keep_checkpoint"] is True
+    block = table4.record_protocol(full)["corpora"]
+    assert all("train_n" not in spec and "dev_n" not in spec for spec in block.values())
+    assert table4.record_protocol(table4.load_protocol(table4.BENCH / "table4.yaml"))["corpora"]["conll2003"]["train_n"]
     if not table4.data_path(full, "conll2003").is_dir():
         pytest.skip("../shared/data is not here (a fresh clone)")
     assert len(table4.subset(full, "conll2003", "train")) == len(table4.source_sentences(full, "conll2003", "train"))
