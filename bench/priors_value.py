@@ -97,6 +97,14 @@ def rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda r: (r["corpus"], r["train_n"], r["seed"], r["arm"]))
 
 
+def merged(kept: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of both, one per (corpus, train_n, arm, seed): a cell in both takes its row from `new`."""
+    key = lambda r: (r["corpus"], r["train_n"], r["arm"], r["seed"])  # noqa: E731
+    fresh = {key(r) for r in new}
+    both = [r for r in kept if key(r) not in fresh] + new
+    return sorted(both, key=lambda r: (r["corpus"], r["train_n"], r["seed"], r["arm"]))
+
+
 def gaps(record: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per corpus and size: mean F1 of each arm and the mean paired difference kb − no-kb over shared seeds."""
     out = []
@@ -184,10 +192,14 @@ def plot(record: list[dict[str, Any]], path: Path) -> None:
 def record(
     warehouse: Path = typer.Option(table4.WAREHOUSE),
     out: Path = typer.Option(RECORD, help="the JSON record; the PNG goes beside it"),
+    merge: bool = typer.Option(False, help="keep the record's rows for cells this warehouse lacks (cells from "
+                                           "another machine or session); a cell in both takes the warehouse's row"),
 ) -> None:
     """Write every finished cell as a row of the record and the plot, and print the table."""
     protocol = table4.load_protocol()
     record_rows = rows(table4.collect(warehouse, protocol["protocol"]))
+    if merge and out.exists():
+        record_rows = merged(json.loads(out.read_text(encoding="utf-8"))["rows"], record_rows)
     if not record_rows:
         raise typer.BadParameter(f"no finished {protocol['protocol']} cells in {warehouse}")
     summary = gaps(record_rows)

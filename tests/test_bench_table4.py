@@ -241,3 +241,17 @@ def test_the_curves_plot_one_line_per_run_and_refuses_an_empty_one(tmp_path: Pat
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(tmp_path.glob(".*"))
     with pytest.raises(table4.ProtocolError, match="no cell or peer run has a dev F1"):
         table4.plot_curves([{"corpus": "c", "variant": "full", "seed": 1, "dev_f1_by_epoch": []}], [], png)
+
+
+def test_priors_value_merge_keeps_other_cells_and_takes_fresh_rows() -> None:
+    """`record --merge`: rows of cells the warehouse lacks stay; a cell in both takes the warehouse's row."""
+    import priors_value
+
+    def row(corpus: str, n: int, arm: str, seed: int, f1: float) -> dict:
+        return {"corpus": corpus, "train_n": n, "arm": arm, "seed": seed, "f1": f1}
+
+    kept = [row("conll2003", 100, "kb", 42, 0.5), row("wnut17", 300, "kb", 42, 0.1)]
+    new = [row("wnut17", 300, "kb", 42, 0.3), row("wnut17", 300, "no-kb", 42, 0.2)]
+    out = priors_value.merged(kept, new)
+    assert [(r["corpus"], r["arm"], r["f1"]) for r in out] == [
+        ("conll2003", "kb", 0.5), ("wnut17", "kb", 0.3), ("wnut17", "no-kb", 0.2)]
