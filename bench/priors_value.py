@@ -94,15 +94,18 @@ def rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "train_seconds": c["train_seconds"], "train_run": c["train_run"], "eval_run": c["eval_run"],
             "priors_build": c["priors_build"], "code": c["code"],
         })
-    return sorted(out, key=lambda r: (r["corpus"], r["train_n"], r["seed"], r["arm"]))
+    return sorted(out, key=row_order)
+
+
+def row_order(r: dict[str, Any]) -> tuple:
+    """A record's row order: corpus, size, seed, arm."""
+    return r["corpus"], r["train_n"], r["seed"], r["arm"]
 
 
 def merged(kept: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of both, one per (corpus, train_n, arm, seed): a cell in both takes its row from `new`."""
-    key = lambda r: (r["corpus"], r["train_n"], r["arm"], r["seed"])  # noqa: E731
-    fresh = {key(r) for r in new}
-    both = [r for r in kept if key(r) not in fresh] + new
-    return sorted(both, key=lambda r: (r["corpus"], r["train_n"], r["seed"], r["arm"]))
+    fresh = {row_order(r) for r in new}
+    return sorted([r for r in kept if row_order(r) not in fresh] + new, key=row_order)
 
 
 def gaps(record: list[dict[str, Any]]) -> list[dict[str, Any]]:
