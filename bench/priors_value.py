@@ -80,8 +80,8 @@ def run(
                                                    diagnostic=diagnostic))
 
 
-def rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The record's rows: one per finished cell, with its arm and training-set size."""
+def rows(cells: list[dict[str, Any]], protocol: str) -> list[dict[str, Any]]:
+    """The record's rows: one per finished cell of `protocol`, with its arm and training-set size."""
     out = []
     for c in cells:
         variant, *labels = c["variant"].split("/")
@@ -92,9 +92,20 @@ def rows(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "variant": variant, "seed": c["seed"], "f1": c["f1"], "p": c["p"],
             "r": c["r"], "per_type": c["per_type"], "dev_f1_by_epoch": c["dev_f1_by_epoch"], "epochs": c["epochs"],
             "train_seconds": c["train_seconds"], "train_run": c["train_run"], "eval_run": c["eval_run"],
-            "priors_build": c["priors_build"], "code": c["code"],
+            "priors_build": c["priors_build"], "code": c["code"], "protocol": protocol,
         })
     return sorted(out, key=row_order)
+
+
+def whole_rows(record: dict[str, Any], variants: list[str]) -> list[dict[str, Any]]:
+    """Rows from a bench/table4.py record of a whole-corpus protocol (bench/records/table4-full.json): its cells of
+    this protocol's variants, with and without KB priors, at train_n = the whole training split's size. Their
+    protocol is that record's (its own epochs, model settings and whole dev split), named in each row."""
+    name = record["protocol"]["protocol"]
+    cells = [c for c in record["cells"] if c["variant"].split("/")[0] in variants]
+    if not cells:
+        raise typer.BadParameter(f"the {name} record has no cells of the variants {variants}")
+    return rows(cells, name)
 
 
 def row_order(r: dict[str, Any]) -> tuple:
@@ -162,8 +173,9 @@ def markdown(summary: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot(record: list[dict[str, Any]], path: Path) -> None:
-    """F1 against training-set size, one panel per corpus: each seed as a dot, each arm's mean as a line."""
+def plot(record: list[dict[str, Any]], path: Path, protocol: str) -> None:
+    """F1 against training-set size, one panel per corpus: each seed as a dot, each arm's mean over `protocol`'s
+    subsets as a line, and cells of another protocol (the whole corpus) as large markers of their own."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -172,13 +184,19 @@ def plot(record: list[dict[str, Any]], path: Path) -> None:
     corpora = list(dict.fromkeys(r["corpus"] for r in record))
     fig, axes = plt.subplots(1, len(corpora), figsize=(5 * len(corpora), 4), squeeze=False)
     for ax, corpus in zip(axes[0], corpora):
-        for a, style in zip(ARMS, ("o-", "s--")):
+        for a, style, marker in zip(ARMS, ("o-", "s--"), ("*", "P")):
             mine = [r for r in record if r["corpus"] == corpus and r["arm"] == a]
-            sizes = sorted({r["train_n"] for r in mine})
-            means = [statistics.mean(r["f1"] * 100 for r in mine if r["train_n"] == n) for n in sizes]
-            (line,) = ax.plot(sizes, means, style, label="KB priors" if a == "kb" else "learned E_T (no KB)")
-            ax.scatter([r["train_n"] for r in mine], [r["f1"] * 100 for r in mine], s=12, alpha=0.5,
+            subsets = [r for r in mine if r.get("protocol", protocol) == protocol]
+            wholes = [r for r in mine if r.get("protocol", protocol) != protocol]
+            sizes = sorted({r["train_n"] for r in subsets})
+            means = [statistics.mean(r["f1"] * 100 for r in subsets if r["train_n"] == n) for n in sizes]
+            label = "KB priors" if a == "kb" else "learned E_T (no KB)"
+            (line,) = ax.plot(sizes, means, style, label=label)
+            ax.scatter([r["train_n"] for r in subsets], [r["f1"] * 100 for r in subsets], s=12, alpha=0.5,
                        color=line.get_color())
+            if wholes:
+                ax.scatter([r["train_n"] for r in wholes], [r["f1"] * 100 for r in wholes], s=70, marker=marker,
+                           color=line.get_color(), label=f"{label}: whole corpus ({wholes[0]['protocol']}, whole dev)")
         ax.set_xscale("log")
         ax.set_xlabel("training sentences")
         ax.set_ylabel("dev F1 (%)")
@@ -197,23 +215,34 @@ def record(
     out: Path = typer.Option(RECORD, help="the JSON record; the PNG goes beside it"),
     merge: bool = typer.Option(False, help="keep the record's rows for cells this warehouse lacks (cells from "
                                            "another machine or session); a cell in both takes the warehouse's row"),
+    whole: Optional[Path] = typer.Option(None, help="also take the whole-corpus cells (KB and no-KB) of this "
+                                                    "bench/table4.py record, e.g. bench/records/table4-full.json"),
 ) -> None:
     """Write every finished cell as a row of the record and the plot, and print the table."""
     protocol = table4.load_protocol()
-    record_rows = rows(table4.collect(warehouse, protocol["protocol"]))
+    record_rows = rows(table4.collect(warehouse, protocol["protocol"]), protocol["protocol"])
     if merge and out.exists():
-        record_rows = merged(json.loads(out.read_text(encoding="utf-8"))["rows"], record_rows)
+        kept = json.loads(out.read_text(encoding="utf-8"))["rows"]
+        for r in kept:  # rows recorded before each named its protocol are this one's
+            r.setdefault("protocol", protocol["protocol"])
+        record_rows = merged(kept, record_rows)
+    if whole is not None:
+        if not whole.is_file():
+            raise typer.BadParameter(f"--whole: no record {whole}")
+        record_rows = merged(record_rows, whole_rows(json.loads(whole.read_text(encoding="utf-8")),
+                                                     protocol["variants"]))
     if not record_rows:
         raise typer.BadParameter(f"no finished {protocol['protocol']} cells in {warehouse}")
     summary = gaps(record_rows)
     payload = {"protocol": {k: protocol[k] for k in ("protocol", "backbone", "variants", "epochs", "epochs_by_train_n",
                                                      "batch_size", "model", "training", "split_seed")},
-               "command": "python bench/priors_value.py record", "summary": summary, "rows": record_rows}
+               "command": "python bench/priors_value.py record" + (f" --whole {whole}" if whole else ""),
+               "summary": summary, "rows": record_rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(out)
-    plot(record_rows, out.with_suffix(".png"))
+    plot(record_rows, out.with_suffix(".png"), protocol["protocol"])
     typer.echo(markdown(summary))
 
 

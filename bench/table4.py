@@ -396,8 +396,32 @@ def collect(warehouse: Path, protocol: str) -> list[dict[str, Any]]:
                 "per_type": {m["key"]: m["f1"] for m in metrics if m["scope"] == "type"},
                 "dev_f1_by_epoch": curve,
                 "code": json.loads(config["data"].get("code", "{}")), "tag": config["data"].get("tag", ""),
+                "eval_sents_per_s": eval_rate(wh, r["eval_id"]),
             })
     return out
+
+
+def eval_rate(wh: Any, eval_id: int) -> float | None:
+    """The evaluation's sentences/s (model load, greedy decoding, scoring, storing), kept with its cell so a record
+    merged from several warehouses still has it."""
+    took = wh.query("SELECT epoch(finished - created) AS s FROM runs WHERE run_id = ?", [eval_id])[0]["s"]
+    n = wh.query("SELECT count(*) AS n FROM predictions WHERE run_id = ?", [eval_id])[0]["n"]
+    return n / took if took else None
+
+
+def cell_key(cell: dict[str, Any]) -> tuple:
+    """What one cell of a protocol is: corpus, variant (with /no-kb or /DIAGNOSTIC) and seed."""
+    return cell["corpus"], cell["variant"], cell["seed"]
+
+
+def peer_key(run: dict[str, Any]) -> tuple:
+    return run["corpus"], run.get("recipe", "standard"), run["seed"]
+
+
+def merged_cells(kept: list[dict[str, Any]], new: list[dict[str, Any]], key: Any) -> list[dict[str, Any]]:
+    """The cells (or peer runs) of both, one per key: one in both takes its row from `new` (the warehouse)."""
+    fresh = {key(c) for c in new}
+    return [c for c in kept if key(c) not in fresh] + new
 
 
 def paired_gap(cells: list[dict[str, Any]], corpus: str, variant: str, reference: str) -> str:
@@ -469,17 +493,10 @@ def cell_lines(cells: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def speed_rows(warehouse: Path, cells: list[dict[str, Any]], peers: list[dict[str, Any]]) -> str:
+def speed_rows(cells: list[dict[str, Any]], peers: list[dict[str, Any]]) -> str:
     """Per cell, measured in the lanes themselves (same load for all): seconds per epoch (training plus the dev
     pass) relative to the baseline of the same corpus and seed, and the evaluation's sentences/s (model load,
     greedy decoding of the dev subset, scoring and storing) relative to the peer's inference on the same corpus."""
-    from typeprior.warehouse import open_warehouse
-
-    with open_warehouse(warehouse, read_only=True) as wh:
-        took = {r["run_id"]: r["s"] for r in wh.query(
-            "SELECT run_id, epoch(finished - created) AS s FROM runs WHERE kind = 'evaluate' AND status = 'completed'")}
-        sentences = {r["run_id"]: r["n"] for r in wh.query(
-            "SELECT run_id, count(*) AS n FROM predictions GROUP BY run_id")}
     base = {(c["corpus"], c["seed"]): c["train_seconds"] / c["epochs"] for c in cells if c["variant"] == "baseline"}
     peer_rate = {}
     for p in peers:
@@ -489,7 +506,7 @@ def speed_rows(warehouse: Path, cells: list[dict[str, Any]], peers: list[dict[st
     for c in cells:
         per_epoch = c["train_seconds"] / c["epochs"]
         ref = base.get((c["corpus"], c["seed"]))
-        rate = sentences.get(c["eval_run"], 0) / took[c["eval_run"]] if took.get(c["eval_run"]) else None
+        rate = c.get("eval_sents_per_s")  # absent from cells recorded before it was kept
         peer = statistics.mean(peer_rate[c["corpus"]]) if c["corpus"] in peer_rate else None
         lines.append(
             f"| {c['corpus']} | {c['variant']} | {c['seed']} | {per_epoch:.0f} | "
@@ -655,6 +672,9 @@ def table(
                                                          "and <!-- /TABLE4[ PROTOCOL] --> in this Markdown file"),
     curves_out: Optional[Path] = typer.Option(None, help="also plot every cell's and peer run's dev F1 after each "
                                                          "epoch as this PNG"),
+    merge: bool = typer.Option(False, help="keep the --json-out record's cells and peer runs that this warehouse "
+                                           "lacks (from another warehouse or session); one in both takes the "
+                                           "warehouse's row"),
 ) -> None:
     """The Markdown table (mean ± sample std over seeds, dev F1 %) and one line per finished cell."""
     from peer import collect_peer  # bench/peer.py
@@ -665,6 +685,18 @@ def table(
     cells = [c for c in everything if c["train_run"] not in dropped]
     old = [c for c in everything if c["train_run"] in dropped]
     peers = collect_peer(warehouse, protocol["protocol"])
+    if merge:
+        if json_out is None or not json_out.is_file():
+            raise ProtocolError(f"--merge keeps the rows of the --json-out record, and there is none at {json_out}")
+        kept = json.loads(json_out.read_text(encoding="utf-8"))
+        if kept["protocol"]["protocol"] != protocol["protocol"]:
+            raise ProtocolError(f"{json_out} records protocol {kept['protocol']['protocol']!r}, "
+                                f"not {protocol['protocol']!r}")
+        cells = merged_cells(kept["cells"], cells, cell_key)
+        old = merged_cells(kept["superseded"] or [], old, cell_key)
+        peers = merged_cells(kept["peer"], peers, peer_key)
+    if not cells and not peers:
+        raise ProtocolError(f"no finished {protocol['protocol']} cells or peer runs in {warehouse}")
     parts = [
         f"Generated by `{table_command()}` at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
         f"from {len(cells)} finished cells and {len(peers)} peer runs. Dev F1 in %, mean ± sample standard "
@@ -682,7 +714,7 @@ def table(
         "the cell's dev sentences, scoring, storing), as the cells recorded them. The cells ran at different times "
         "beside different jobs, so these ratios are indicative only; the interleaved measurements of "
         "bench/bench_variants.py and bench/decode_speed.py below are the ones to quote:",
-        speed_rows(warehouse, cells, peers),
+        speed_rows(cells, peers),
     ]
     if old:
         parts += ["Superseded cells (kept in the warehouse, left out of the tables above): "

@@ -222,7 +222,7 @@ def test_priors_value_gives_a_diagnostic_arm_its_own_paired_gap() -> None:
               "priors_build": 1, "code": {}}
              for v, s, f in [("full", 42, 0.40), ("full/kb-match", 42, 0.46), ("full", 43, 0.50),
                              ("full/kb-match", 43, 0.52), ("full/no-kb", 42, 0.41)]]
-    record = priors_value.rows(cells)
+    record = priors_value.rows(cells, "priors-value")
     assert sorted({r["arm"] for r in record}) == ["kb", "kb/kb-match", "no-kb"]
     plain, match = priors_value.gaps(record)
     assert plain["pairs"] == 1 and plain["gap"] == pytest.approx(-0.01)  # kb − no-kb leaves the diagnostic out
@@ -255,3 +255,80 @@ def test_priors_value_merge_keeps_other_cells_and_takes_fresh_rows() -> None:
     out = priors_value.merged(kept, new)
     assert [(r["corpus"], r["arm"], r["f1"]) for r in out] == [
         ("conll2003", "kb", 0.5), ("wnut17", "kb", 0.3), ("wnut17", "no-kb", 0.2)]
+
+
+def _finished_cell(wh, protocol: str, variant: str, seed: int, f1: float, kb: str = "yes") -> tuple[int, int]:
+    import json
+
+    from typeprior.warehouse.runs import finish_run, record_epoch, record_metrics, start_run
+
+    config = {"seed": seed, "data": {"protocol": protocol, "kb_priors": kb, "train_n": "14041",
+                                     "code": json.dumps({"commit": "abc", "dirty": False})}}
+    train = start_run(wh, "train", config, corpus="conll2003", variant=variant)
+    record_epoch(wh, train, 1, dev_f1=f1, seconds=60.0)
+    finish_run(wh, train, "completed")
+    ev = start_run(wh, "evaluate", {}, corpus="conll2003", variant=variant, parent_run_id=train)
+    record_metrics(wh, ev, "dev", {"p": f1, "r": f1, "f1": f1, "tp": 7, "fp": 3, "fn": 3})
+    finish_run(wh, ev, "completed")
+    return train, ev
+
+
+def test_table_merge_keeps_the_records_other_cells_and_takes_the_warehouses(tmp_path: Path) -> None:
+    """`table --merge`: cells of another warehouse stay in the record; a cell in both takes this warehouse's row;
+    a record of another protocol is refused."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from typeprior.warehouse import open_warehouse
+
+    path = tmp_path / "results.duckdb"
+    with open_warehouse(path) as wh:
+        _finished_cell(wh, "whole-v1-3ep", "full", 42, 0.91, kb="no")
+        _finished_cell(wh, "whole-v1-3ep", "full", 43, 0.88)
+    kept = {"corpus": "conll2003", "variant": "full", "seed": 42, "f1": 0.90, "train_n": 14041, "epochs": 3,
+            "train_seconds": 3.0, "dev_f1_by_epoch": [0.9], "per_kind": {}, "p": 0.9, "r": 0.9, "train_run": 7,
+            "eval_run": 8, "code": {"commit": "old"}, "priors_build": None, "per_type": {}, "tag": ""}
+    stale = {**kept, "seed": 43, "f1": 0.10}
+    peer_run = {"corpus": "conll2003", "recipe": "two-rate", "seed": 42, "f1": 0.907, "p": 0.9, "r": 0.9,
+                "seqeval_f1": 0.9, "best_epoch": 3, "train_sents_per_s": 9.0, "inference_sents_per_s": 90.0,
+                "run_id": 3, "code": {}, "dev_f1_by_epoch": [0.9]}
+    out = tmp_path / "table4-full.json"
+    out.write_text(json.dumps({"protocol": {"protocol": "whole-v1-3ep"}, "cells": [kept, stale], "superseded": [],
+                               "peer": [peer_run]}))
+    args = ["--protocol", str(table4.BENCH / "table4-full.yaml"), "table", "--warehouse", str(path),
+            "--json-out", str(out), "--merge"]
+    try:
+        result = CliRunner().invoke(table4.app, args)
+        assert result.exit_code == 0, result.output
+        record = json.loads(out.read_text())
+        assert sorted((c["variant"], c["seed"], c["f1"]) for c in record["cells"]) == [
+            ("full", 42, 0.90), ("full", 43, 0.88), ("full/no-kb", 42, 0.91)]
+        assert [p["recipe"] for p in record["peer"]] == ["two-rate"]
+        assert all(c.get("eval_sents_per_s") is not None for c in record["cells"] if c["code"] != {"commit": "old"})
+        out.write_text(json.dumps({**record, "protocol": {"protocol": "reduced-v1"}}))
+        refused = CliRunner().invoke(table4.app, args)
+        assert refused.exit_code != 0 and "records protocol 'reduced-v1'" in str(refused.exception)
+    finally:
+        table4.use_protocol_file(table4.PROTOCOL_FILE)
+
+
+def test_priors_value_takes_whole_corpus_rows_from_a_table4_record() -> None:
+    """`record --whole`: the whole-corpus cells of the variant, both arms, at the training split's size, named by
+    their own protocol; the baseline is left out and a record without such cells is refused."""
+    import priors_value
+
+    def cell(variant: str, seed: int, f1: float) -> dict:
+        return {"corpus": "conll2003", "train_n": 14041, "variant": variant, "seed": seed, "f1": f1, "p": f1,
+                "r": f1, "per_type": {}, "dev_f1_by_epoch": [f1], "epochs": 3, "train_seconds": 1.0,
+                "train_run": 1, "eval_run": 2, "priors_build": 1, "code": {}}
+
+    record = {"protocol": {"protocol": "whole-v1-3ep"},
+              "cells": [cell("full", 42, 0.905), cell("full/no-kb", 42, 0.900), cell("baseline", 42, 0.903)]}
+    out = priors_value.whole_rows(record, ["full"])
+    assert [(r["arm"], r["train_n"], r["protocol"]) for r in out] == [
+        ("kb", 14041, "whole-v1-3ep"), ("no-kb", 14041, "whole-v1-3ep")]
+    (gap,) = priors_value.gaps(out)
+    assert gap["train_n"] == 14041 and gap["gap"] == pytest.approx(0.005)
+    with pytest.raises(typer.BadParameter, match="no cells of the variants"):
+        priors_value.whole_rows({**record, "cells": [cell("baseline", 42, 0.9)]}, ["full"])
