@@ -99,12 +99,15 @@ def rows(cells: list[dict[str, Any]], protocol: str) -> list[dict[str, Any]]:
 
 def whole_rows(record: dict[str, Any], variants: list[str]) -> list[dict[str, Any]]:
     """Rows from a bench/table4.py record of a whole-corpus protocol (bench/records/table4-full.json): its cells of
-    this protocol's variants, with and without KB priors, at train_n = the whole training split's size. Their
-    protocol is that record's (its own epochs, model settings and whole dev split), named in each row."""
+    this protocol's variants, with and without KB priors, at train_n = the whole training split's size, for the
+    corpora that hold cells of both arms (a KB cell alone measures nothing here). Their protocol is that record's
+    (its own epochs, model settings and whole dev split), named in each row."""
     name = record["protocol"]["protocol"]
-    cells = [c for c in record["cells"] if c["variant"].split("/")[0] in variants]
+    mine = [c for c in record["cells"] if c["variant"].split("/")[0] in variants]
+    paired = {c["corpus"] for c in mine if c["variant"].endswith("/no-kb")}
+    cells = [c for c in mine if c["corpus"] in paired]
     if not cells:
-        raise typer.BadParameter(f"the {name} record has no cells of the variants {variants}")
+        raise typer.BadParameter(f"the {name} record has no KB and no-KB cells of the variants {variants}")
     return rows(cells, name)
 
 
@@ -201,7 +204,7 @@ def plot(record: list[dict[str, Any]], path: Path, protocol: str) -> None:
         ax.set_xlabel("training sentences")
         ax.set_ylabel("dev F1 (%)")
         ax.set_title(corpus)
-        ax.legend()
+        ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=110)

@@ -632,7 +632,7 @@ def run(
 
 def plot_curves(cells: list[dict[str, Any]], peers: list[dict[str, Any]], path: Path) -> None:
     """Dev F1 after each epoch, one panel per corpus and one line per cell or peer run, so a reader sees whether
-    the curves have flattened."""
+    the curves have flattened; a run keeps its colour in every panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -645,12 +645,15 @@ def plot_curves(cells: list[dict[str, Any]], peers: list[dict[str, Any]], path: 
     if not runs:
         raise ProtocolError("no cell or peer run has a dev F1 after any epoch to plot")
     corpora = list(dict.fromkeys(corpus for corpus, _, _ in runs))
+    labels = sorted(dict.fromkeys(label for _, label, _ in runs))
+    palette = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    colour = {label: palette(k % palette.N) for k, label in enumerate(labels)}
     fig, axes = plt.subplots(1, len(corpora), figsize=(5.5 * len(corpora), 4), squeeze=False)
     for ax, corpus in zip(axes[0], corpora):
-        for _, label, curve in (r for r in runs if r[0] == corpus):
+        for _, label, curve in sorted((r for r in runs if r[0] == corpus), key=lambda r: r[1]):
             points = [(k + 1, f * 100) for k, f in enumerate(curve) if f is not None]
             ax.plot([e for e, _ in points], [f for _, f in points], "o-" if "peer" not in label else "s--",
-                    label=label)
+                    label=label, color=colour[label])
         ax.set_xlabel("epoch")
         ax.set_ylabel("dev F1 (%)")
         ax.set_title(corpus)

@@ -324,11 +324,12 @@ def test_priors_value_takes_whole_corpus_rows_from_a_table4_record() -> None:
                 "train_run": 1, "eval_run": 2, "priors_build": 1, "code": {}}
 
     record = {"protocol": {"protocol": "whole-v1-3ep"},
-              "cells": [cell("full", 42, 0.905), cell("full/no-kb", 42, 0.900), cell("baseline", 42, 0.903)]}
+              "cells": [cell("full", 42, 0.905), cell("full/no-kb", 42, 0.900), cell("baseline", 42, 0.903),
+                        {**cell("full", 42, 0.64), "corpus": "cadec"}]}
     out = priors_value.whole_rows(record, ["full"])
     assert [(r["arm"], r["train_n"], r["protocol"]) for r in out] == [
         ("kb", 14041, "whole-v1-3ep"), ("no-kb", 14041, "whole-v1-3ep")]
     (gap,) = priors_value.gaps(out)
     assert gap["train_n"] == 14041 and gap["gap"] == pytest.approx(0.005)
-    with pytest.raises(typer.BadParameter, match="no cells of the variants"):
+    with pytest.raises(typer.BadParameter, match="no KB and no-KB cells of the variants"):
         priors_value.whole_rows({**record, "cells": [cell("baseline", 42, 0.9)]}, ["full"])
