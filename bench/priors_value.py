@@ -212,6 +212,12 @@ def plot(record: list[dict[str, Any]], path: Path, protocol: str) -> None:
     tmp.replace(path)
 
 
+def record_command(merge: bool, whole: Optional[Path]) -> str:
+    """How `record` was invoked, for the record itself: a merged record cannot be rebuilt from one warehouse."""
+    return ("python bench/priors_value.py record" + (" --merge" if merge else "")
+            + (f" --whole {whole}" if whole is not None else ""))
+
+
 @app.command()
 def record(
     warehouse: Path = typer.Option(table4.WAREHOUSE),
@@ -239,7 +245,7 @@ def record(
     summary = gaps(record_rows)
     payload = {"protocol": {k: protocol[k] for k in ("protocol", "backbone", "variants", "epochs", "epochs_by_train_n",
                                                      "batch_size", "model", "training", "split_seed")},
-               "command": "python bench/priors_value.py record" + (f" --whole {whole}" if whole else ""),
+               "command": record_command(merge, whole),
                "summary": summary, "rows": record_rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

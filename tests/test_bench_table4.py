@@ -333,3 +333,12 @@ def test_priors_value_takes_whole_corpus_rows_from_a_table4_record() -> None:
     assert gap["train_n"] == 14041 and gap["gap"] == pytest.approx(0.005)
     with pytest.raises(typer.BadParameter, match="no KB and no-KB cells of the variants"):
         priors_value.whole_rows({**record, "cells": [cell("baseline", 42, 0.9)]}, ["full"])
+
+
+def test_the_priors_record_names_how_it_was_made() -> None:
+    """A merged record says so, since its rows come from more than one warehouse."""
+    import priors_value
+
+    assert priors_value.record_command(False, None) == "python bench/priors_value.py record"
+    assert priors_value.record_command(True, Path("bench/records/table4-full.json")) == (
+        "python bench/priors_value.py record --merge --whole bench/records/table4-full.json")
