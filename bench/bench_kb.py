@@ -6,6 +6,8 @@ Dump pages are the real wikitext articles of ../shared/data/wikipedia/wikitext w
 fixture pages otherwise), repeated under new titles to the asked count, written as an XML export and streamed back.
 
     python bench/bench_kb.py                 # full run, writes bench_kb.json
+Embedding runs the chosen backend (`--backend`, default `auto`: onnxruntime where installed) and PyTorch alternately.
+
     python bench/bench_kb.py --smoke         # small sizes, demo scheme build, a minute or less
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -36,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2, help="torch threads for embedding")
     p.add_argument("--names", type=int, default=5000, help="entity names embedded")
     p.add_argument("--batch", type=int, default=256, help="embedding batch size")
+    p.add_argument("--rounds", type=int, default=3, help="embedding rounds, each backend once per round")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"], help="the embedding backend")
     p.add_argument("--dump-pages", type=int, default=2000, help="pages in the synthetic dump")
     p.add_argument("--theta-entities", type=int, default=1_000_000, help="synthetic entities for θ")
     p.add_argument("--scheme", default="conll2003", help="scheme of the snapshot build")
@@ -43,24 +48,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", type=Path, default=Path("bench_kb.json"), help="where to write the results")
     args = p.parse_args(argv)
     if args.smoke:
-        args.names, args.dump_pages, args.theta_entities, args.scheme = 512, 200, 100_000, "demo"
+        args.names, args.dump_pages, args.theta_entities, args.scheme, args.rounds = 512, 200, 100_000, "demo", 1
     return args
 
 
-def bench_embedding(n: int, batch: int) -> dict:
+def bench_embedding(n: int, batch: int, rounds: int, backend: str) -> dict:
+    """Names/s of `backend` (auto: onnxruntime where installed) and of PyTorch, alternating each round so load hits
+    both alike, with the largest difference between their vectors."""
+    import numpy as np
+
     from typeprior.kb.embeddings import Encoder
     from typeprior.kb.sources import SnapshotSource
     from typeprior.kb.wikitext import entity_name
 
     names = sorted({entity_name(p.title) for p in SnapshotSource().stream(set())})
     names = (names * (n // len(names) + 1))[:n]
-    encoder = Encoder.load(batch_size=batch)
-    encoder.encode(names[:batch])
-    started = time.perf_counter()
-    encoder.encode(names)
-    seconds = time.perf_counter() - started
-    return {"names": n, "batch": batch, "seconds": round(seconds, 3), "names_per_s": round(n / seconds, 1),
-            "goal_names_per_s": 800}
+    arms = {"torch": Encoder.load(batch_size=batch, backend="torch")}
+    chosen = Encoder.load(batch_size=batch, backend=backend)
+    if chosen.backend != "torch":
+        arms[chosen.backend] = chosen
+    for encoder in arms.values():
+        encoder.encode(names[:batch])
+    rates: dict[str, list[float]] = {k: [] for k in arms}
+    vectors: dict[str, np.ndarray] = {}
+    for _ in range(rounds):
+        for key, encoder in arms.items():
+            started = time.perf_counter()
+            vectors[key] = encoder.encode(names)
+            rates[key].append(n / (time.perf_counter() - started))
+    out = {"names": n, "batch": batch, "rounds": rounds, "backend": chosen.backend,
+           "names_per_s": round(statistics.median(rates[chosen.backend]), 1), "goal_names_per_s": 800,
+           "arms": {k: {"names_per_s_median": round(statistics.median(v), 1), "rounds": [round(x, 1) for x in v]}
+                    for k, v in rates.items()}}
+    if chosen.backend != "torch":
+        out["max_abs_diff_to_torch"] = float(np.abs(vectors[chosen.backend] - vectors["torch"]).max())
+    return out
 
 
 def bench_dump(n: int, workdir: Path) -> dict:
@@ -128,14 +150,16 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     result: dict = {"smoke": args.smoke, "threads": args.threads, "machine": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(), "torch": torch.__version__}
+                    "cpus": os.cpu_count(), "torch": torch.__version__,
+                    "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
     with tempfile.TemporaryDirectory(prefix="bench-kb-") as tmp:
         work = Path(tmp)
-        result["embedding"] = bench_embedding(args.names, args.batch)
+        result["embedding"] = bench_embedding(args.names, args.batch, args.rounds, args.backend)
         result["dump_parse"] = bench_dump(args.dump_pages, work)
         result["theta_sql"] = bench_theta(args.theta_entities, work)
         if not args.skip_build:
             result["snapshot_build"] = bench_snapshot_build(args.scheme, work)
+    result["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     args.json.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
     return result

@@ -6,15 +6,16 @@ of CoNLL-2003 train sentences, one epoch each, through the trainer's own `Traine
 - old arm: `mixed_precision: off`, `bucket_batches: 0` (plain shuffle), AdamW's default per-parameter loop, and
   the decoder's own embedding lookups (the state's shared `word_embeds` / `special_embeds` removed), as the code
   before issue 15 ran on a CPU;
-- new arm: model/training.yaml's defaults (bf16 autocast where the CPU has native bf16, length-bucketed
-  batches, fused AdamW, one shared-embedding lookup per forward).
+- new arm: model/training.yaml's defaults (`mixed_precision: auto`, float32 on a CPU since bf16 became opt-in;
+  length-bucketed batches, fused AdamW, one shared-embedding lookup per forward).
 
 The arms alternate every `--chunk` steps (old, new, old, ...; every variant in turn), so a busy machine slows both
 alike. Training sentences/s = sentences of the epoch / summed step time (encoding the batch included).
 
 Greedy decoding (`Tagger.predict_tokens`, length-sorted batches in both arms): per variant one model — a trained
 folder from `--model VARIANT=DIR`, else the new arm's model after its epoch — decodes the first `--decode-sentences`
-CoNLL-2003 dev sentences with mixed precision off (old) and on (new), alternating for `--rounds` rounds, together
+CoNLL-2003 dev sentences with mixed precision off (old) and `auto` (new; float32 on a CPU, so the two arms then
+differ only by noise), alternating for `--rounds` rounds, together
 with bench/peer.py's token classifier (untrained: its inference cost does not depend on its weights) as it
 predicts there (float32, batches in input order). The share of sentences whose entities agree between the fp32 and
 bf16 decodings is reported too. Machine load (/proc/loadavg) is recorded before, between and after.

@@ -14,6 +14,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["TYPEPRIOR_ONNX_CACHE"] = tempfile.mkdtemp(prefix="typeprior-onnx-")  # exported once per test session
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("TYPEPRIOR_SHARED_DATA", ROOT.parent / "shared" / "data"))
