@@ -26,7 +26,7 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 from peer import Peer  # noqa: E402
-from table4 import RESULTS, Cell, load_protocol, subset  # noqa: E402
+from table4 import RESULTS, Cell, load_protocol, protocol_option, subset  # noqa: E402
 
 
 def timed(fn: Any, repeats: int) -> float:
@@ -50,6 +50,8 @@ def main(
     repeats: int = typer.Option(1),
     threads: int = typer.Option(1),
     json_out: Optional[Path] = typer.Option(RESULTS / "decode_speed.json"),
+    protocol: Optional[Path] = typer.Option(None, help="protocol file whose cells and dev subset to use "
+                                            "(default bench/table4.yaml), e.g. bench/table4-full.yaml"),
     models_dir: Optional[Path] = typer.Option(
         None, help="folder holding the cells' output folders (default: bench/results/models/<protocol>), e.g. to "
         "time another checkout's code on this checkout's trained cells"
@@ -60,6 +62,7 @@ def main(
     from typeprior.model.predict import Tagger
 
     torch.set_num_threads(threads)
+    protocol_option(protocol)
     protocol = load_protocol()
     dev = subset(protocol, corpus, "dev")[:sentences]
     tokens = [s.tokens for s in dev]

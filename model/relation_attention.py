@@ -87,14 +87,16 @@ class RelationAttention(nn.Module):
         x = torch.cat([r, dist, self.region(region)], dim=-1).permute(0, 3, 1, 2)  # [B, C, R, n]
         keep = cells[:, None].to(x.dtype)
         x = F.gelu(self.reduce(self.dropout(x * keep))) * keep
-        outs = []
+        own = cells[:, start - lo : end - lo][:, None]  # [B, 1, rows, n]
+        pooled = []
         for conv in self.convs:
             x = F.gelu(conv(x)) * keep
-            outs.append(x)
-        y = torch.cat(outs, dim=1)[:, :, start - lo : end - lo]  # [B, C', rows, n]
-        own = cells[:, start - lo : end - lo][:, None]
-        pooled = y.masked_fill(~own, torch.finfo(y.dtype).min).amax(dim=-1).transpose(1, 2)  # [B, rows, C']
-        return pooled.masked_fill(~mask[:, start:end, None], 0.0)
+            # Each dilation's map is pooled over its own rows' real columns as it comes: one pass over the map,
+            # rather than copying the maps side by side first (a third of the block's time on a CPU).
+            own_rows = x[:, :, start - lo : end - lo]
+            pooled.append(torch.where(own, own_rows, torch.finfo(x.dtype).min).amax(dim=-1))  # [B, C, rows]
+        out = torch.cat(pooled, dim=1).transpose(1, 2)  # [B, rows, C']
+        return out.masked_fill(~mask[:, start:end, None], 0.0)
 
     def pooled(self, grid: RelationGrid, word_states: torch.Tensor, word_mask: torch.Tensor) -> torch.Tensor:
         """One relation vector per word: [B, n, pooled_dim]; padded words give zeros."""

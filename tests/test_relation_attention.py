@@ -66,6 +66,32 @@ def test_a_sentence_alone_and_in_a_padded_batch_gives_the_same_outputs() -> None
         torch.testing.assert_close(b.value[0, :, :5], a.value[0], rtol=1e-5, atol=1e-5)
 
 
+def test_each_row_is_max_pooled_over_its_real_columns_of_all_dilations() -> None:
+    """The pooled vector of word i is the max over real j of the concatenated dilation maps at (i, j) (eq. 6-7)."""
+    import torch.nn.functional as F
+
+    grid, attn = tiny(block_cells=None)
+    grid.eval(), attn.eval()
+    h = torch.randn(2, 7, D_MODEL) - 0.5
+    mask = torch.tensor([[True] * 4 + [False] * 3, [True] * 7])
+    with torch.no_grad():
+        got = attn.pooled(grid, h, mask)
+        states = grid.states(h)
+        for b, n in ((0, 4), (1, 7)):
+            r = grid.rows(states[b : b + 1, :n], mask[b : b + 1, :n], 0, n)
+            idx = torch.arange(n)
+            region = torch.where(idx[:, None] < idx[None, :], 1, 2)
+            x = torch.cat([r, attn.distance(distance_buckets(idx, idx))[None], attn.region(region)[None]], -1)
+            x = F.gelu(attn.reduce(x.permute(0, 3, 1, 2)))
+            maps = []
+            for conv in attn.convs:
+                x = F.gelu(conv(x))
+                maps.append(x)
+            expected = torch.cat(maps, 1).amax(-1).transpose(1, 2)[0]  # [n, C']
+            torch.testing.assert_close(got[b, :n], expected, rtol=1e-5, atol=1e-6)
+            assert (got[b, n:] == 0).all()
+
+
 @pytest.mark.parametrize("block_cells", [1, 21 * 15, 21 * 21])
 def test_blocks_with_halo_agree_with_the_whole_grid(block_cells: int) -> None:
     h = torch.randn(2, 21, D_MODEL)
