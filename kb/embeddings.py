@@ -88,9 +88,11 @@ class Encoder:
             if self._onnx is None:
                 import torch
 
-                from .onnx_encoder import OnnxEncoder
+                from .onnx_encoder import LOCK, OnnxEncoder
 
-                self._onnx = OnnxEncoder(self.model, self.model_id, torch.get_num_threads())
+                with LOCK:  # threads that share one cached encoder build its session once
+                    if self._onnx is None:
+                        self._onnx = OnnxEncoder(self.model, self.model_id, torch.get_num_threads())
             return self._onnx.encode(names, self.batch_size, self.normalize)
         vectors = self.model.encode(names, batch_size=self.batch_size, convert_to_numpy=True,
                                     normalize_embeddings=self.normalize, show_progress_bar=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ import torch
 from .errors import EmbeddingModelError
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# torch.onnx.export keeps global state, so the flow's embedding threads export one at a time (and then share it).
+LOCK = threading.RLock()
 
 
 def available() -> bool:
@@ -83,12 +86,13 @@ class OnnxEncoder:
         import onnxruntime as ort
 
         path = graph_path(model_id)
-        if not path.is_file():
-            try:
-                export(st_model, path)
-            except Exception as err:
-                raise EmbeddingModelError(f"embedding model {model_id}: ONNX export failed ({type(err).__name__}: "
-                                          f"{err}); set embedding.backend: torch") from err
+        with LOCK:
+            if not path.is_file():
+                try:
+                    export(st_model, path)
+                except Exception as err:
+                    raise EmbeddingModelError(f"embedding model {model_id}: ONNX export failed "
+                                              f"({type(err).__name__}: {err}); set embedding.backend: torch") from err
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1

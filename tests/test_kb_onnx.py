@@ -98,3 +98,15 @@ def test_a_rebuild_keeps_its_hash_across_backends(tmp_path: Path, warehouse_path
     assert again.content_hash == first.content_hash
     fresh = run_build(tmp_path / "fresh.duckdb", plan_build(str(scheme), [f"dump:{dump}"]), onnx_enc, progress=False)
     assert fresh.embedded == 10
+
+
+def test_threads_sharing_a_fresh_encoder_export_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flow embeds batches in a thread pool: concurrent first calls must not run torch.onnx.export together."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("TYPEPRIOR_ONNX_CACHE", str(tmp_path))
+    encoder = Encoder.load(default_model_path(), backend="onnx")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(encoder.encode, [NAMES[i:i + 3] for i in range(0, 8, 2)]))
+    assert [r.shape for r in results] == [(3, 384)] * 4
+    assert len(list(tmp_path.glob("*.onnx"))) == 1 and not list(tmp_path.glob("*.tmp"))
