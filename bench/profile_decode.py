@@ -19,6 +19,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import typer
 
+app = typer.Typer(add_completion=False)
+
 PHASES = {  # label: (file suffix, function name) as pstats names them
     "predict_tokens": ("model/predict.py", "predict_tokens"),
     "encode (encoder pass + extras)": ("model/generator.py", "encode"),
@@ -32,6 +34,7 @@ PHASES = {  # label: (file suffix, function name) as pstats names them
 }
 
 
+@app.command()
 def main(
     model: Path = typer.Argument(..., help="a trained model folder (or a training output folder)"),
     dev: Path = typer.Option(..., help="corpus file whose first sentences are decoded"),
@@ -66,4 +69,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    app()
