@@ -214,6 +214,15 @@ def test_the_whole_corpus_protocol_reads_every_sentence() -> None:
         table4.subset(full, "conll2003", "train", 100)
 
 
+def test_the_longer_whole_corpus_protocol_changes_only_its_name_seeds_and_epochs() -> None:
+    """whole-v2 restates only what differs from whole-v1-3ep, so its cells differ from those in schedule alone."""
+    v1 = table4.load_protocol(table4.BENCH / "table4-full.yaml")
+    v2 = table4.load_protocol(table4.BENCH / "table4-whole-v2.yaml")
+    assert (v2["protocol"], v2["epochs"], v2["seeds"]) == ("whole-v2-6ep", 6, [42])
+    assert {k: v for k, v in v2.items() if k not in {"protocol", "epochs", "seeds"}} == {
+        k: v for k, v in v1.items() if k not in {"protocol", "epochs", "seeds"}}
+
+
 def test_priors_value_gives_a_diagnostic_arm_its_own_paired_gap() -> None:
     import priors_value
 
