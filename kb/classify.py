@@ -1,7 +1,9 @@
 """Decide the entity type of a page under a scheme from its evidence.
 
-Evidence, strongest first: the infobox template, the head of the Wikidata short description, the head word of the
-name, the page's own categories, the snapshot topic. A page whose name is used as a common noun in its own text
+Evidence, strongest first: the infobox template, the name's head word when it is one of the scheme's class nouns
+of names ("Maya civilization", "Odrysian kingdom"), the head of the Wikidata short description, the head word of
+the name, the scheme's patterns over the whole description ("Branch of Protestantism", "Period of Roman history"),
+the page's own categories, the snapshot topic. A page whose name is used as a common noun in its own text
 ("a desert is ...") is not a named entity and is only typed by an infobox, unless the scheme's types are common
 nouns themselves (`common_nouns: true`: symptoms, proteins, cell types, where "insulin is ..." is the normal way to
 write). Beyond the infobox, a page must be written as a name (sentence-case titles are concepts), and the topic,
@@ -20,14 +22,16 @@ _HEAD_STOP = re.compile(
     r"|primarily|mainly|largely|mostly|chiefly|partly|spanning|straddling|along|across|around|throughout|under|since"
     r"|founded|established|formed|headquartered|dedicated|devoted|providing|making|specialising|specializing|owned"
     r"|operated|consisting|comprising|known|named|created|developed|produced|published|written|directed|led|ruled"
-    r"|associated|native|indigenous|originating|spoken|used|made|designed|composed|related|derived|performed|worn)\s"
+    r"|associated|native|indigenous|originating|spoken|used|made|designed|composed|related|derived|performed|worn"
+    r"|held|launched|adopted|signed|fought|played|celebrated|observed|usually|often|typically|commonly|traditionally"
+    r"|concentrated|centred|centered)\s"
     r"|[,;(:]|\s[–—]\s",
     re.IGNORECASE,
 )
 # Lower-case words a proper name may hold: function words and the particles of personal names.
 _NAME_PARTICLES = frozenset(
     "a an and as at by de del della der des di du da das dos den el en et for from in into la le les los of on or "
-    "the to upon van von vs with y e bin ibn wa al ter zu".split()
+    "the to upon van von vs with y e bin ibn wa al ter zu es und no bint ben las de' 't off".split()
 )
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 
@@ -63,9 +67,12 @@ def _ends_with_phrase(head: str, phrase: str) -> bool:
 
 def is_common_noun(name: str, text: str) -> bool:
     """True when the text uses the name in lower case as an ordinary word (the page is about a concept). A name
-    led by an article ("The Beatles") is a name: "the Beatles" in running text is no common noun."""
+    led by an article ("The Beatles") is a name: "the Beatles" in running text is no common noun; so is a name
+    with a capitalised later word, whose first word running text may write in lower case."""
     if not text or not name[:1].isupper() or name.lower() == name or _ARTICLE.match(name):
         return False
+    if any(w[:1].isupper() for w in re.split(r"\s+of\s+", name, maxsplit=1)[0].split()[1:]):
+        return False  # "the ancient Olympic Games", "the battleship Potemkin": a lower-case first word, still a name
     lowered = name[:1].lower() + name[1:]
     return re.search(r"(?<![\w\[|])" + re.escape(lowered) + r"s?\b", text) is not None
 
@@ -116,20 +123,32 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
     name = name or ev.title
     if not scheme.common_nouns and is_common_noun(name, ev.text) and not _qualified_as(scheme, ev, name):
         return None
-    proper = scheme.common_nouns or looks_like_name(name, scheme.name_nouns)
-    if ev.description and proper:
-        desc = ev.description.strip().lower()
-        if not any(desc.startswith(x) or x in desc for x in scheme.exclude_descriptions):
-            head = description_head(desc)
-            for part in [head] + head.split(" and "):
-                best = _best_phrase(scheme, part)
-                if best is not None:
-                    return TypeAssignment(best[0], f"description:{best[1]}")
+    # a one-word name the other extracts write mostly in lower case ("war", "anger") is a word, unless the title
+    # qualifies it ("Jaws (film)")
+    ordinary_word = ev.common_use and ev.title == name
+    proper = scheme.common_nouns or (looks_like_name(name, scheme.name_nouns) and not ordinary_word)
+    own = (_title_head(name) or "").lower() if proper else ""
+    if own in scheme.name_nouns:
+        for spec in scheme.types:
+            # a name that ends in its own class noun: "Maya civilization", "Qin dynasty", "Ottoman Empire"
+            if own in {h.lower() for h in spec.title_heads}:
+                return TypeAssignment(spec.name, f"title:{own}")
+    desc = ev.description.strip().lower() if ev.description and proper else ""
+    if desc and not any(desc.startswith(x) or x in desc for x in scheme.exclude_descriptions):
+        head = description_head(desc)
+        for part in [head] + head.split(" and "):
+            best = _best_phrase(scheme, part)
+            if best is not None:
+                return TypeAssignment(best[0], f"description:{best[1]}")
     head_word = _title_head(name) if proper else None
     if head_word is not None:
         for spec in scheme.types:
             if head_word in spec.title_heads:
                 return TypeAssignment(spec.name, f"title:{head_word}")
+    for spec in scheme.types if desc else ():  # specific enough to hold where an exclusion ("branch of ") does not
+        for pattern in spec.description_patterns:
+            if re.search(pattern, desc, re.IGNORECASE):
+                return TypeAssignment(spec.name, f"description-pattern:{pattern}")
     if ev.categories:
         votes: dict[str, int] = {}
         first: dict[str, str] = {}
@@ -143,11 +162,25 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
         if votes:
             winner = max(scheme.type_names, key=lambda t: votes.get(t, 0))
             return TypeAssignment(winner, f"category:{first[winner]}")
-    if ev.topic and proper and not ev.common_use and not concept_extract(name, ev.text, scheme.concept_heads):
+    if ev.topic and proper and not ev.common_use and not _concept(scheme, ev, name):
         for spec in scheme.types:
             if ev.topic in spec.topics:
                 return TypeAssignment(spec.name, f"topic:{ev.topic}")
     return None
+
+
+def _concept(scheme: Scheme, ev: Evidence, name: str) -> bool:
+    """True when a page the topic alone would type reads as a concept: its extract defines a kind of thing, its
+    description's head is "concept" ("Metaphysical concept"), or its extract uses the name as a mass noun
+    ("Graffiti is writing or drawings ...")."""
+    if concept_extract(name, ev.text, scheme.concept_heads):
+        return True
+    head = description_head(ev.description) if ev.description else ""
+    if head and head.split()[-1] in ("concept", "concepts"):
+        return True
+    mass_noun = (re.escape(name) + r"\s+(?:is|are)\s+(?!(?:a|an|the|one|any|part|considered|also|often|usually|"
+                 r"commonly|widely|generally)\b)[a-z]+ing\b|" + re.escape(name) + r"\s+(?:is|are)\s+[a-z]+\s+or\s")
+    return re.match(mass_noun, ev.text.strip()) is not None
 
 
 def _best_phrase(scheme: Scheme, head: str) -> tuple[str, str] | None:

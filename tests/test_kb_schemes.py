@@ -58,6 +58,7 @@ def test_a_scheme_loads_from_a_file_path() -> None:
     ("name: x\nextends: nowhere\n", "unknown scheme 'nowhere'"),
     ("name: [x\n", "not YAML"),
     ("name: x\ncommon_nouns: yes please\ntypes: {A: {}}\n", "'common_nouns' must be true or false"),
+    ("name: x\ntypes: {A: {description_patterns: ['(unclosed']}}\n", "type 'A': description pattern .* is no regular"),
 ])
 def test_bad_scheme_files_name_the_file_and_the_problem(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
@@ -66,3 +67,20 @@ def test_bad_scheme_files_name_the_file_and_the_problem(tmp_path: Path, body: st
         load_scheme(path)
     if "unknown scheme" not in message:
         assert str(path) in str(info.value)
+
+
+def test_description_patterns_keep_their_case_and_leave_other_fingerprints_alone(tmp_path: Path) -> None:
+    """A pattern is matched ignoring case but stored as written (lower-casing "\\S" would make it "\\s"); a scheme
+    without patterns hashes as before the key existed, so its builds and checks stay current."""
+    from typeprior.kb.classify import Evidence, classify
+
+    path = tmp_path / "p.yaml"
+    path.write_text("name: p\ntypes:\n  OS: {description_patterns: ['^family of (?:\\S+ )*operating systems']}\n",
+                    encoding="utf-8")
+    scheme = load_scheme(path)
+    assert scheme.type("OS").description_patterns == ("^family of (?:\\S+ )*operating systems",)
+    got = classify(scheme, Evidence("Unix", description="Family of Unix-like operating systems"))
+    assert got is not None and got.entity_type == "OS" and got.evidence.startswith("description-pattern:")
+    assert classify(scheme, Evidence("Unix", description="Family of birds")) is None
+    assert all("description_patterns" not in t for t in load_scheme("wnut17").to_dict()["types"].values())
+    assert "description_patterns" in load_scheme("conll2003").to_dict()["types"]["MISC"]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -119,6 +120,61 @@ def show(
     console.print(table)
     if checks:
         _print_checks(console, str(row["scheme"]))
+
+
+@app.command("draw-checks")
+def draw_checks_command(
+    out: Path = typer.Option(..., "--out", help="Check file to write (YAML), to judge by hand."),
+    seed: int = typer.Option(..., "--seed", help="Seed of the draw (recorded in the file)."),
+    scheme: str = typer.Option(..., "--scheme", "-s", help="The scheme whose latest build's typing is sampled."),
+    per_type: int = typer.Option(50, "--per-type", min=1, help="Typed pages drawn per type."),
+    untyped: int = typer.Option(200, "--untyped", min=0, help="Untyped pages drawn."),
+    keep_judgements: bool = typer.Option(True, "--keep-judgements/--no-keep-judgements", help="Carry over the "
+                                         "judgement of each page the packaged check file already judged."),
+    judged_from: list[Path] = typer.Option([], "--judged-from", help="Other judged check files whose judgements "
+                                           "carry over (repeatable; the first file to judge a page wins)."),
+    warehouse: Path | None = WarehouseOption,
+) -> None:
+    """Draw new hand-check samples from the latest build's typing (after the rules change): items to judge are
+    written judged: '?', and `kb show --checks` refuses the file until each is judged."""
+    from typeprior.kb.checks import UNJUDGED, check_file, draw_checks, load_checks
+    from typeprior.kb.errors import KBError
+    from typeprior.kb.priors import resolve_build
+    from typeprior.kb.schemes import load_scheme
+    from typeprior.kb.store import KBStore
+    from typeprior.model.safe_write import OutputError, write_text
+    from typeprior.warehouse.errors import WarehouseError
+
+    try:
+        with KBStore.open(resolve_warehouse(warehouse), read_only=True) as store:
+            row = resolve_build(store, "latest", scheme)
+            if len(row["sources"]) != 1:
+                raise KBError(f"build {row['build_id']} combines {len(row['sources'])} sources; checks sample one")
+            source_key = row["sources"][0]
+            rows = store.query("SELECT title, entity_type, evidence FROM kb_entities WHERE source_key = $s AND "
+                               "scheme = $c", {"s": source_key, "c": row["scheme"]})
+            titles = [r["title"] for r in store.query(
+                "SELECT title FROM kb_raw_pages WHERE source_key = $s AND redirect_to IS NULL", {"s": source_key})]
+        spec = load_scheme(str(row["scheme"]))
+        packaged = check_file(spec.name) if keep_judgements else None
+        previous = [load_checks(p) for p in [*judged_from, *([packaged] if packaged is not None else [])]]
+    except (KBError, WarehouseError) as err:
+        raise fail(err) from None
+    typed: dict[str, dict[str, str]] = {t: {} for t in spec.type_names}
+    for r in rows:
+        typed[r["entity_type"]][r["title"]] = r["evidence"]
+    held = {r["title"] for r in rows}
+    data = draw_checks(typed, [t for t in titles if t not in held], spec.name, source_key, spec.fingerprint(), seed,
+                       per_type, untyped, previous)
+    header = (f"# Hand-check samples of the {spec.name} typing (kb/README.md, section Checks), drawn by "
+              f"`typeprior kb draw-checks --seed {seed}`.\n# Replace every judged: '{UNJUDGED}' with the type the page "
+              "should have (null: none of the scheme's types), then copy the file to kb/checks/.\n")
+    try:
+        write_text(out, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120))
+    except OutputError as err:
+        raise fail(err) from None
+    todo = sum(item["judged"] == UNJUDGED for item in data["items"])
+    typer.echo(f"{out}: {len(data['items'])} items, {todo} to judge (judged: '{UNJUDGED}')")
 
 
 def _print_checks(console: Console, scheme: str) -> None:

@@ -7,10 +7,11 @@ of the rules they are stale until someone draws and judges new ones.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import duckdb
 import pandas as pd
@@ -20,6 +21,10 @@ from typeprior.yaml_files import read_mapping
 from ..errors import SchemeError
 
 _ITEM_COLUMNS = ["sample", "title", "assigned", "judged", "evidence", "note"]
+UNJUDGED = "?"  # what `draw_checks` writes where a person has still to judge
+PROTOCOL = ("random.Random(seed).sample over the pages sorted by title: {per_type} typed entities per type (in the "
+            "order {order}), then {untyped} untyped pages. Each judged by hand from title, short description and "
+            "extract for the {scheme} type it should have (null: no named entity of the scheme's types).")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,10 @@ def load_checks(path: str | Path) -> CheckSet:
     if not isinstance(data.get("items"), list) or not isinstance(data.get("frame"), dict):
         raise SchemeError("a check file needs 'scheme', 'frame' and 'items'", where)
     items = pd.DataFrame([{k: item.get(k) for k in _ITEM_COLUMNS} for item in data["items"]], columns=_ITEM_COLUMNS)
+    unjudged = items.loc[items["judged"] == UNJUDGED, "title"].tolist()
+    if unjudged:
+        raise SchemeError(f"{len(unjudged)} check items are not judged yet (judged: '{UNJUDGED}'), "
+                          f"the first {unjudged[0]!r}", where)
     bad = sorted(set(items["sample"]) - {"typed", "untyped"})
     strata = set(items["assigned"].dropna())
     if bad or not strata <= set(data["frame"]) or items.duplicated(["sample", "title"]).any():
@@ -82,3 +91,40 @@ def compute_figures(checks: CheckSet) -> list[dict[str, Any]]:
         return [dict(zip(names, row)) for row in cursor.fetchall()]
     finally:
         con.close()
+
+
+def draw_checks(typed: dict[str, dict[str, str]], untyped: list[str], scheme: str, source_key: str,
+                fingerprint: str, seed: int, per_type: int = 50, n_untyped: int = 200,
+                previous: Sequence[CheckSet] = ()) -> dict[str, Any]:
+    """A new check file to judge: `per_type` typed pages of each type (`typed`: type → title → evidence, in the
+    scheme's order) and `n_untyped` untyped pages, drawn with one seeded generator over titles sorted.
+
+    A page's right type does not depend on the rules, so a page that a `previous` check set already judged keeps
+    its judgement and note (the first set to judge it wins); every other item is written `judged: '?'`, which
+    `load_checks` refuses until a person replaces it.
+    """
+    rng = random.Random(seed)
+    known: dict[str, tuple[str | None, str]] = {}
+    for checks in previous:
+        for r in checks.items.itertuples():
+            judged = r.judged if isinstance(r.judged, str) else None  # pandas reads a YAML null as NaN
+            known.setdefault(str(r.title), (judged, r.note if isinstance(r.note, str) else ""))
+    items: list[dict[str, Any]] = []
+
+    def item(sample: str, title: str, assigned: str | None, evidence: str | None) -> dict[str, Any]:
+        judged, note = known.get(title, (UNJUDGED, ""))
+        return {"sample": sample, "title": title, "assigned": assigned, "judged": judged,
+                "evidence": evidence or "", "note": note or ""}
+
+    for entity_type, pages in typed.items():
+        for title in rng.sample(sorted(pages), min(per_type, len(pages))):
+            items.append(item("typed", title, entity_type, pages[title]))
+    for title in rng.sample(sorted(untyped), min(n_untyped, len(untyped))):
+        items.append(item("untyped", title, None, None))
+    return {
+        "scheme": scheme, "source": source_key,
+        "scheme_fingerprint": fingerprint, "seed": seed,
+        "protocol": PROTOCOL.format(per_type=per_type, order=", ".join(typed), untyped=n_untyped, scheme=scheme),
+        "frame": {**{t: len(p) for t, p in typed.items()}, "untyped": len(untyped)},
+        "items": items,
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from typeprior.yaml_files import read_mapping
 from ..errors import SchemeError
 
 SCHEMES_ENV = "TYPEPRIOR_SCHEMES"
-_TYPE_KEYS = {"description", "categories", "category_patterns", "infoboxes", "descriptions", "topics", "title_heads"}
+_TYPE_KEYS = {"description", "categories", "category_patterns", "infoboxes", "descriptions", "description_patterns",
+              "topics", "title_heads"}
 _LIMIT_KEYS = {"category_depth", "max_members_per_category", "max_entities_per_type"}
 
 
@@ -35,6 +37,16 @@ class TypeSpec:
     descriptions: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     title_heads: tuple[str, ...] = ()
+    description_patterns: tuple[str, ...] = ()  # regular expressions searched in the whole short description,
+                                                # ignoring case
+
+    def as_dict(self) -> dict[str, Any]:
+        """The evidence as data; no `description_patterns` key when there are none, so the fingerprints of
+        schemes without them stay as they were."""
+        data = {k: v for k, v in vars(self).items() if k != "name"}
+        if not self.description_patterns:
+            del data["description_patterns"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -75,7 +87,7 @@ class Scheme:
             "language": self.language,
             "limits": vars(self.limits),
             "exclude_descriptions": list(self.exclude_descriptions),
-            "types": {t.name: {k: v for k, v in vars(t).items() if k != "name"} for t in self.types},
+            "types": {t.name: t.as_dict() for t in self.types},
         }
         if self.common_nouns:  # only when set, so the fingerprints of proper-name schemes stay as they were
             data["common_nouns"] = True
@@ -136,6 +148,13 @@ def _type_spec(name: str, body: Any, where: str) -> TypeSpec:
     bad = [c for c in categories if not c.startswith("Category:")]
     if bad:
         raise SchemeError(f"type {name!r}: categories must start with 'Category:', not {bad}", where)
+    patterns = _strings(body.get("description_patterns"), f"{name}.description_patterns", where)
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise SchemeError(f"type {name!r}: description pattern {pattern!r} is no regular expression ({err})",
+                              where) from None
     return TypeSpec(
         name=name,
         description=str(body.get("description", "")),
@@ -145,6 +164,7 @@ def _type_spec(name: str, body: Any, where: str) -> TypeSpec:
         descriptions=tuple(p.lower() for p in _strings(body.get("descriptions"), f"{name}.descriptions", where)),
         topics=_strings(body.get("topics"), f"{name}.topics", where),
         title_heads=_strings(body.get("title_heads"), f"{name}.title_heads", where),
+        description_patterns=patterns,
     )
 
 
