@@ -212,10 +212,26 @@ def plot(record: list[dict[str, Any]], path: Path, protocol: str) -> None:
     tmp.replace(path)
 
 
-def record_command(merge: bool, whole: Optional[Path]) -> str:
-    """How `record` was invoked, for the record itself: a merged record cannot be rebuilt from one warehouse."""
-    return ("python bench/priors_value.py record" + (" --merge" if merge else "")
-            + (f" --whole {whole}" if whole is not None else ""))
+def record_command(merge: bool, whole: Optional[Path], protocol: Optional[Path] = None,
+                   warehouse: Optional[Path] = None, out: Optional[Path] = None) -> str:
+    """How `record` was invoked, for the record itself: every option that differs from its default (the protocol
+    file, the warehouse, the record), since a merged record cannot be rebuilt from one warehouse."""
+    def shown(path: Path) -> Path:
+        return path.relative_to(table4.ROOT) if path.is_absolute() and path.is_relative_to(table4.ROOT) else path
+
+    parts = ["python bench/priors_value.py"]
+    if protocol is not None and protocol.resolve() != PROTOCOL_FILE.resolve():
+        parts.append(f"--protocol {shown(protocol)}")
+    parts.append("record")
+    if warehouse is not None and warehouse.resolve() != table4.WAREHOUSE.resolve():
+        parts.append(f"--warehouse {shown(warehouse)}")
+    if out is not None and out.resolve() != RECORD.resolve():
+        parts.append(f"--out {shown(out)}")
+    if merge:
+        parts.append("--merge")
+    if whole is not None:
+        parts.append(f"--whole {whole}")
+    return " ".join(parts)
 
 
 @app.command()
@@ -245,7 +261,7 @@ def record(
     summary = gaps(record_rows)
     payload = {"protocol": {k: protocol[k] for k in ("protocol", "backbone", "variants", "epochs", "epochs_by_train_n",
                                                      "batch_size", "model", "training", "split_seed")},
-               "command": record_command(merge, whole),
+               "command": record_command(merge, whole, table4.current_protocol_file(), warehouse, out),
                "summary": summary, "rows": record_rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -56,6 +56,11 @@ class ProtocolError(ValueError):
 _protocol_file = PROTOCOL_FILE  # `--protocol` of the command line (bench/table4.py and bench/peer.py)
 
 
+def current_protocol_file() -> Path:
+    """The protocol file the commands read (the `--protocol` given, or the default)."""
+    return _protocol_file
+
+
 def use_protocol_file(path: Path) -> None:
     """Make `path` the protocol every later `load_protocol()` reads (the commands' `--protocol` option)."""
     global _protocol_file

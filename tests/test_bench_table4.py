@@ -349,5 +349,11 @@ def test_the_priors_record_names_how_it_was_made() -> None:
     import priors_value
 
     assert priors_value.record_command(False, None) == "python bench/priors_value.py record"
+    assert priors_value.record_command(False, None, priors_value.PROTOCOL_FILE, table4.WAREHOUSE,
+                                       priors_value.RECORD) == "python bench/priors_value.py record"
+    assert priors_value.record_command(False, None, table4.BENCH / "kb-match.yaml", Path("/tmp/pv.duckdb"),
+                                       table4.BENCH / "records" / "kb-match-v2.json") == (
+        "python bench/priors_value.py --protocol bench/kb-match.yaml record --warehouse /tmp/pv.duckdb "
+        "--out bench/records/kb-match-v2.json")
     assert priors_value.record_command(True, Path("bench/records/table4-full.json")) == (
         "python bench/priors_value.py record --merge --whole bench/records/table4-full.json")
