@@ -46,7 +46,7 @@ def grid_spans(logits: torch.Tensor, word_mask: torch.Tensor) -> list[list[tuple
     return out
 
 
-def _free(spans: list[tuple[int, int, float]], taken: set[int]) -> list[tuple[int, int]]:
+def free_spans(spans: list[tuple[int, int, float]], taken: set[int]) -> list[tuple[int, int]]:
     """Spans touching no taken word, likeliest first, each keeping its words from later ones."""
     kept: list[tuple[int, int]] = []
     for first, last, _ in spans:
@@ -76,7 +76,7 @@ def recover(
     inputs: list[list[int]] = []
     for b, (found, marked) in enumerate(zip(generated, spans)):
         taken = {w for e in found for w in e.indices}
-        for first, last in _free(marked, taken):
+        for first, last in free_spans(marked, taken):
             before = [e for e in sorted(found, key=entity_order) if e.last < first]
             ids = [START]
             for e in before:
