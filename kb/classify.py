@@ -127,7 +127,8 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
     # qualifies it ("Jaws (film)")
     ordinary_word = ev.common_use and ev.title == name
     proper = scheme.common_nouns or (looks_like_name(name, scheme.name_nouns) and not ordinary_word)
-    own = (_title_head(name) or "").lower() if proper else ""
+    head_word = _title_head(name) if proper else None
+    own = (head_word or "").lower()
     if own in scheme.name_nouns:
         for spec in scheme.types:
             # a name that ends in its own class noun: "Maya civilization", "Qin dynasty", "Ottoman Empire"
@@ -140,7 +141,6 @@ def classify(scheme: Scheme, ev: Evidence, name: str | None = None) -> TypeAssig
             best = _best_phrase(scheme, part)
             if best is not None:
                 return TypeAssignment(best[0], f"description:{best[1]}")
-    head_word = _title_head(name) if proper else None
     if head_word is not None:
         for spec in scheme.types:
             if head_word in spec.title_heads:
