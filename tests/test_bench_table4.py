@@ -223,6 +223,18 @@ def test_the_longer_whole_corpus_protocol_changes_only_its_name_seeds_and_epochs
         k: v for k, v in v1.items() if k not in {"protocol", "epochs", "seeds"}}
 
 
+def test_the_decoder_depth_ab_on_whole_corpora_differs_from_whole_v1_in_depth_and_schedule_only() -> None:
+    """decoder-depth-whole: 1 epoch of whole-v1-3ep's cells, the diagnostics changing the decoder's depth alone."""
+    v1 = table4.load_protocol(table4.BENCH / "table4-full.yaml")
+    ab = table4.load_protocol(table4.BENCH / "decoder-depth-whole.yaml")
+    assert (ab["protocol"], ab["epochs"], ab["seeds"], ab["variants"]) == ("decoder-depth-whole-1ep", 1, [42, 43], ["full"])
+    assert table4.diagnostic_settings(ab, "decoder-2") == {"decoder_layers": 2}
+    assert table4.diagnostic_settings(ab, "decoder-1") == {"decoder_layers": 1}
+    assert table4.diagnostic_settings(ab, "decoder-2", "training") == {}
+    same = {"protocol", "epochs", "seeds", "variants", "diagnostics"}
+    assert {k: v for k, v in ab.items() if k not in same} == {k: v for k, v in v1.items() if k not in same}
+
+
 def test_priors_value_gives_a_diagnostic_arm_its_own_paired_gap() -> None:
     import priors_value
 
