@@ -1,13 +1,15 @@
 """Speed on this CPU (issue 15): the old training/decoding settings against the new defaults, interleaved in one run.
 
-Per variant, two copies of one untrained model (same backbone, seed and weights) train on the same fixed sample
-of CoNLL-2003 train sentences, one epoch each, through the trainer's own `Trainer._batches` and `Trainer._step`:
+Per variant, two untrained models (same backbone and seed) train on the same fixed sample of CoNLL-2003 train
+sentences, one epoch each, through the trainer's own `Trainer._batches` and `Trainer._step`:
 
-- old arm: `mixed_precision: off`, `bucket_batches: 0` (plain shuffle), AdamW's default per-parameter loop, and
-  the decoder's own embedding lookups (the state's shared `word_embeds` / `special_embeds` removed), as the code
-  before issue 15 ran on a CPU;
-- new arm: model/training.yaml's defaults (`mixed_precision: auto`, float32 on a CPU since bf16 became opt-in;
-  length-bucketed batches, fused AdamW, one shared-embedding lookup per forward).
+- old arm: a decoder as deep as the encoder (`decoder_layers: None`), `mixed_precision: off`, `bucket_batches: 0`
+  (plain shuffle), AdamW's default per-parameter loop, and the decoder's own embedding lookups (the state's shared
+  `word_embeds` / `special_embeds` removed), as the code before issue 15 ran on a CPU;
+- new arm: the defaults (the backbone's decoder depth of model/additions.yaml, model/training.yaml's
+  `mixed_precision: auto`, float32 on a CPU since bf16 became opt-in; length-bucketed batches, fused AdamW, one
+  shared-embedding lookup per forward). Where the default depth is the encoder's, both arms start from the same
+  weights.
 
 The arms alternate every `--chunk` steps (old, new, old, ...; every variant in turn), so a busy machine slows both
 alike. Training sentences/s = sentences of the epoch / summed step time (encoding the batch included).
@@ -26,7 +28,6 @@ bf16 decodings is reported too. Machine load (/proc/loadavg) is recorded before,
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -211,8 +212,9 @@ def main(argv: list[str] | None = None) -> dict:
                 vectors = torch.nn.functional.normalize(
                     torch.randn(len(types), 384, generator=torch.Generator().manual_seed(0)), dim=1)
             base = Tagger.from_backbone(args.backbone, types, seed=0, type_vectors=vectors, variant=v)
+            old = Tagger.from_backbone(args.backbone, types, seed=0, type_vectors=vectors, variant=v, decoder_layers=None)
             variants[v] = {
-                "old": Arm("old", copy.deepcopy(base), {"mixed_precision": "off", "bucket_batches": 0}, Path(tmp) / v / "old"),
+                "old": Arm("old", old, {"mixed_precision": "off", "bucket_batches": 0}, Path(tmp) / v / "old"),
                 "new": Arm("new", base, {}, Path(tmp) / v / "new"),
             }
         train = training(args, variants, sample, warm_up)

@@ -14,7 +14,7 @@ from transformers import PreTrainedTokenizerBase
 
 from . import persistence, precision
 from .backbone import load_backbone, load_tokenizer
-from .config import OFF_BEFORE_THEY_EXISTED, TypePriorConfig
+from .config import OFF_BEFORE_THEY_EXISTED, TypePriorConfig, addition_defaults
 from .recovery import recover
 from .generator import model_class
 from .persistence import ModelFolderError
@@ -76,9 +76,11 @@ class Tagger:
         `relation_weight`, `priors_build`, ...). `type_vectors` ([C, 384], knowledge-base E_T, rows in
         entity_types order) become E_T of a variant with entity type attention (saved in its weights); other
         variants ignore them."""
+        if "decoder_layers" not in config:  # the backbone's default depth (model/additions.yaml `backbones:`)
+            config["decoder_layers"] = addition_defaults(str(backbone)).get("decoder_layers")
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            bb = load_backbone(backbone, config.get("decoder_layers"))  # type: ignore[arg-type]
+            bb = load_backbone(backbone, config["decoder_layers"])  # type: ignore[arg-type]
         cfg = TypePriorConfig(
             bart=bb.model.config,
             backbone=str(backbone),

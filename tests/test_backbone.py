@@ -112,3 +112,9 @@ def test_a_shallower_decoder_is_built_from_minilms_top_layers(tmp_path) -> None:
     again = Tagger.load(tagger.save(tmp_path / "m"), device="cpu")
     assert len(again.model.bart.decoder.layers) == 2
     assert again.predict_tokens([["Paris", "is", "big"]]).entities is not None
+    default = Tagger.from_backbone("minilm", ["LOC"], seed=0, variant="full")  # model/additions.yaml: MiniLM's top layer
+    assert default.model.config.decoder_layers == 1 and len(default.model.bart.decoder.layers) == 1
+    assert torch.equal(default.model.bart.decoder.layers[0].fc1.weight, full.model.decoder.layers[5].fc1.weight)
+    deep = Tagger.from_backbone("minilm", ["LOC"], seed=0, variant="full", decoder_layers=None)  # None: all six
+    assert len(deep.model.bart.decoder.layers) == 6
+    assert len(Tagger.from_backbone("tiny-random", ["LOC"], seed=0).model.bart.decoder.layers) == 2
