@@ -34,9 +34,9 @@ def test_a_converted_bert_trains_its_weights_slowly_and_new_parts_fast(converted
 
 def test_lr_decoder_moves_only_the_decoders_pretrained_weights(converted) -> None:
     got = settings(converted, lr_decoder=1e-4)
-    assert got["bart.decoder.layers.3.fc1.weight"] == (1e-4, 0.01)
-    assert got["bart.decoder.layers.3.final_layer_norm.weight"] == (1e-4, 0.0)
-    assert got["bart.decoder.layers.3.encoder_attn.v_proj.weight"] == (5e-4, 0.01)
+    assert got["bart.decoder.layers.0.fc1.weight"] == (1e-4, 0.01)
+    assert got["bart.decoder.layers.0.final_layer_norm.weight"] == (1e-4, 0.0)
+    assert got["bart.decoder.layers.0.encoder_attn.v_proj.weight"] == (5e-4, 0.01)
     assert got["bart.encoder.layers.3.fc1.weight"] == (1e-5, 0.01)
     assert got["bart.shared.weight"][0] == 1e-5  # shared with the encoder
 
