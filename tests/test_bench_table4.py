@@ -223,6 +223,18 @@ def test_the_longer_whole_corpus_protocol_changes_only_its_name_seeds_and_epochs
         k: v for k, v in v1.items() if k not in {"protocol", "epochs", "seeds"}}
 
 
+def test_whole_v3_is_whole_v2_with_the_one_layer_decoder_default() -> None:
+    """whole-v3 differs from whole-v2 in its name and decoder depth alone, so whole-v2's peer cell is its peer too."""
+    v2 = table4.load_protocol(table4.BENCH / "table4-whole-v2.yaml")
+    v3 = table4.load_protocol(table4.BENCH / "table4-whole-v3.yaml")
+    assert (v3["protocol"], v3["epochs"], v3["model"]["decoder_layers"]) == ("whole-v3-6ep", 6, 1)
+    assert v2["model"]["decoder_layers"] == 6
+    assert {k: v for k, v in v3.items() if k not in {"protocol", "model"}} == {
+        k: v for k, v in v2.items() if k not in {"protocol", "model"}}
+    assert {k: v for k, v in v3["model"].items() if k != "decoder_layers"} == {
+        k: v for k, v in v2["model"].items() if k != "decoder_layers"}
+
+
 def test_the_decoder_depth_ab_on_whole_corpora_differs_from_whole_v1_in_depth_and_schedule_only() -> None:
     """decoder-depth-whole: 1 epoch of whole-v1-3ep's cells, the diagnostics changing the decoder's depth alone."""
     v1 = table4.load_protocol(table4.BENCH / "table4-full.yaml")
