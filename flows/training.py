@@ -25,6 +25,7 @@ from typeprior.warehouse.runs import (
     start_run,
     unfinished_train_dir,
 )
+from typeprior.warehouse.signals import interrupt_of
 
 from .config import FlowConfigError, check_variant, defaults, output_dir
 from .inputs import CorpusInput
@@ -151,7 +152,7 @@ def _record_epoch(warehouse: str | Path, run_id: int, record: dict[str, Any], se
 
 def fail_run(warehouse: str | Path, run_id: int, error: BaseException) -> None:
     """End a run that raised: `cancelled` when it was interrupted (Ctrl-C, SIGTERM), else `failed`."""
-    cancelled = isinstance(error, (KeyboardInterrupt, SystemExit))
+    cancelled = isinstance(error, SystemExit) or interrupt_of(error) is not None
     message = "interrupted: resume with --resume" if cancelled else f"{type(error).__name__}: {error}"
     with open_warehouse(warehouse) as wh:
         finish_run(wh, run_id, "cancelled" if cancelled else "failed", message=message)

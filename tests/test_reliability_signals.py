@@ -105,3 +105,90 @@ def test_an_interrupt_during_the_commit_of_an_import_reports_the_committed_split
         assert con.execute("SELECT sentences FROM splits WHERE corpus = 'c' AND split = 'train'").fetchall() == [(2,)]
     finally:
         con.close()
+
+
+# The child runs the real `typeprior sql`; its connection writes a marker file as the user's query starts, so the
+# test signals the process while DuckDB runs that query. DuckDB checks for signals at irregular points: where it
+# sees one, it stops the query with RuntimeError('Query interrupted'); where it does not, Python's handler runs as
+# the query ends (some seconds for this one). Either way the command must end as an interrupt.
+SQL_CHILD = textwrap.dedent("""
+    import importlib, pathlib, signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (a background job ignores SIGINT)
+    sql = importlib.import_module("typeprior.warehouse.sql")
+    marker = pathlib.Path(sys.argv[1])
+
+    class Connection:
+        def __init__(self, con):
+            self._con = con
+        def __getattr__(self, name):
+            return getattr(self._con, name)
+        def execute(self, query, *args):
+            if "range(" in query:
+                marker.write_text("started")
+            return self._con.execute(query, *args)
+
+    real = sql.connect
+    sql.connect = lambda *a, **k: Connection(real(*a, **k))
+    from typeprior.flows.cli import main
+    sys.argv = ["typeprior", *sys.argv[2:]]
+    main()
+""")
+LONG_QUERY = "SELECT count(*) FROM range(2000000000) t(i) WHERE i % 7 = 3"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_during_a_duckdb_query_ends_as_an_interrupt(tmp_path: Path, signum: signal.Signals) -> None:
+    """DuckDB turns a signal that stops its query into RuntimeError('Query interrupted'): still exit 128+N, no bug."""
+    wh, marker = tmp_path / "w.duckdb", tmp_path / "started"
+    duckdb.connect(str(wh)).close()
+    proc = subprocess.Popen([sys.executable, "-c", SQL_CHILD, str(marker), "sql", LONG_QUERY, "--timeout", "0",
+                             "--warehouse", str(wh)], cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.is_file():
+            assert proc.poll() is None and time.monotonic() < deadline, "the query never started"
+            time.sleep(0.1)
+        time.sleep(1.0)
+        proc.send_signal(signum)
+    except BaseException:
+        proc.kill()
+        raise
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signum, err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "internal error" not in err, err
+
+
+def test_interrupt_of_tells_a_signal_stopped_query_from_a_timeout_and_from_bugs() -> None:
+    from typeprior.warehouse import signals
+
+    stopped = RuntimeError(signals.DUCKDB_INTERRUPTED)
+    signals.received.append(signal.SIGTERM)
+    try:
+        interrupt = signals.interrupt_of(stopped)
+        assert isinstance(interrupt, signals.Terminated) and interrupt.signum == signal.SIGTERM
+    finally:
+        signals.received.pop()
+    if not signals.received:
+        assert type(signals.interrupt_of(stopped)) is KeyboardInterrupt  # Ctrl-C: Python's default handler
+    assert signals.interrupt_of(duckdb.InterruptException("INTERRUPT Error: Interrupted!")) is None  # a timeout
+    assert signals.interrupt_of(RuntimeError("something else")) is None
+    plain = KeyboardInterrupt()
+    assert signals.interrupt_of(plain) is plain
+
+
+def test_a_training_run_stopped_inside_a_query_ends_cancelled_and_resumable(tmp_path: Path) -> None:
+    from typeprior.flows.training import fail_run
+    from typeprior.warehouse import open_warehouse
+    from typeprior.warehouse.runs import start_run
+    from typeprior.warehouse.signals import DUCKDB_INTERRUPTED
+
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(path) as wh:
+        stopped, broken = start_run(wh, "train", {}), start_run(wh, "train", {})
+    fail_run(path, stopped, RuntimeError(DUCKDB_INTERRUPTED))
+    fail_run(path, broken, RuntimeError("a bug"))
+    with open_warehouse(path, read_only=True) as wh:
+        rows = {r["run_id"]: r for r in wh.query("SELECT run_id, status, message FROM runs")}
+    assert rows[stopped]["status"] == "cancelled" and "resume" in rows[stopped]["message"]
+    assert rows[broken]["status"] == "failed" and "a bug" in rows[broken]["message"]

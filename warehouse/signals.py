@@ -5,6 +5,11 @@ every `except`/`finally`: a build stopped that way stayed `running` for ever. `t
 into `Terminated`, a KeyboardInterrupt, so the code that marks a build or run failed on Ctrl-C runs for them too.
 `deferred_signals` holds SIGINT and SIGTERM back while a COMMIT runs: the interrupt is raised after it, as
 `InterruptedAfterCommit`, so a caller can say truthfully that the data was committed.
+
+A signal that arrives while DuckDB runs a query does not reach Python as the handler's exception: DuckDB stops the
+query and raises a plain RuntimeError("Query interrupted") instead (its own `InterruptException` is what
+`connection.interrupt()`, a timeout, raises). `interrupt_of` tells such an error apart, so the signal still counts as
+a cancellation rather than a bug.
 """
 from __future__ import annotations
 
@@ -33,6 +38,16 @@ class InterruptedAfterCommit(KeyboardInterrupt):
 
 
 received: list[int] = []  # the terminating signals this process got, for callers that see only an exit code
+DUCKDB_INTERRUPTED = "Query interrupted"  # DuckDB's message when a signal stops a running query
+
+
+def interrupt_of(error: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt behind `error`: itself if it is one, the signal that stopped a DuckDB query, else None."""
+    if isinstance(error, KeyboardInterrupt):
+        return error
+    if type(error) is RuntimeError and str(error) == DUCKDB_INTERRUPTED:
+        return Terminated(received[-1]) if received else KeyboardInterrupt()
+    return None
 
 
 def _in_main_thread() -> bool:
@@ -41,7 +56,10 @@ def _in_main_thread() -> bool:
 
 @contextmanager
 def terminate_like_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise Terminated (in the main thread; elsewhere nothing changes)."""
+    """Within the block, SIGTERM and SIGHUP raise Terminated (in the main thread; elsewhere nothing changes).
+
+    A DuckDB query that a signal stopped leaves the block as that signal's interrupt, not as DuckDB's RuntimeError.
+    """
     if not _in_main_thread():
         yield
         return
@@ -53,6 +71,11 @@ def terminate_like_interrupt() -> Iterator[None]:
     previous = {s: signal.signal(s, handler) for s in _TERMINATING}
     try:
         yield
+    except RuntimeError as error:
+        interrupt = interrupt_of(error)
+        if interrupt is None:
+            raise
+        raise interrupt from error
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
